@@ -1,0 +1,58 @@
+// One magnitude-pruning step (Deep Compression, stage 1): the new mask of a layer's weight.
+// Device-generic (ATen reductions and sorts), so it is registered once as a composite kernel.
+#include <torch/library.h>
+
+#include <cmath>
+
+#include "ops/checks.h"
+
+namespace deepcomp::algorithms {
+namespace {
+
+// Keep |w| >= sensitivity × std(survivors): the paper's rule, with the spread of the weights the
+// layer still has, so repeating a step with retraining in between prunes harder.
+at::Tensor prune_by_sensitivity(const at::Tensor& weight, const at::Tensor& mask, const at::Tensor& survivors,
+                                double sensitivity) {
+  TORCH_CHECK_VALUE(std::isfinite(sensitivity) && sensitivity >= 0,
+                    "sensitivity must be a finite number >= 0, got ", sensitivity);
+  if (survivors.numel() < 2) return mask.clone();  // no spread to measure
+  const double threshold = sensitivity * survivors.to(at::kDouble).std().item<double>();
+  return at::logical_and(mask, weight.abs() >= threshold);
+}
+
+// Drop the smallest-|w| survivors until floor(sparsity × numel) weights are pruned in all.
+// A stable sort breaks ties by position, so the result is deterministic.
+at::Tensor prune_by_sparsity(const at::Tensor& mask, const at::Tensor& survivors, double sparsity) {
+  TORCH_CHECK_VALUE(std::isfinite(sparsity) && sparsity >= 0 && sparsity < 1,
+                    "sparsity must be in [0, 1), got ", sparsity);
+  const int64_t n = mask.numel();
+  const auto target_pruned = static_cast<int64_t>(std::floor(sparsity * static_cast<double>(n)));
+  const int64_t extra = target_pruned - (n - survivors.numel());
+  if (extra <= 0) return mask.clone();
+  auto new_mask = mask.contiguous().clone();
+  auto flat = new_mask.view({-1});
+  const auto survivor_positions = flat.nonzero().squeeze(1);
+  const auto smallest_first = at::argsort(survivors.abs(), /*stable=*/true);
+  flat.index_fill_(0, survivor_positions.index_select(0, smallest_first.slice(0, 0, extra)), false);
+  return new_mask;
+}
+
+at::Tensor magnitude_prune(const at::Tensor& weight, const at::Tensor& mask, std::optional<double> sensitivity,
+                           std::optional<double> sparsity) {
+  ops::check_weight_and_mask("magnitude_prune", weight, mask);
+  TORCH_CHECK_VALUE(sensitivity.has_value() != sparsity.has_value(),
+                    "magnitude_prune: give exactly one of sensitivity or sparsity");
+  const auto w = weight.detach();
+  const auto survivors = w.masked_select(mask);
+  const int64_t bad = survivors.numel() - at::isfinite(survivors).sum().item<int64_t>();
+  TORCH_CHECK_VALUE(bad == 0, "the weights hold ", bad, " NaN/Inf value(s) among ", survivors.numel(),
+                    " unpruned; pruning by magnitude needs finite weights");
+  return sensitivity ? prune_by_sensitivity(w, mask, survivors, *sensitivity)
+                     : prune_by_sparsity(mask, survivors, *sparsity);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(deepcomp, CompositeExplicitAutograd, m) { m.impl("magnitude_prune", &magnitude_prune); }
+
+}  // namespace deepcomp::algorithms

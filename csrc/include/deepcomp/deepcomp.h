@@ -1,0 +1,7 @@
+// deepcomp: Deep Compression (Han, Mao, Dally, ICLR 2016) for LibTorch. One include for everything.
+#pragma once
+
+#include <deepcomp/nn/masked_conv2d.h>
+#include <deepcomp/nn/masked_linear.h>
+#include <deepcomp/ops.h>
+#include <deepcomp/prune.h>

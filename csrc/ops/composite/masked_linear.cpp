@@ -1,0 +1,49 @@
+// masked_linear and its backward, built from apply_mask (device twins) and ATen's GEMMs
+// (MKL/oneDNN on CPU, cuBLAS on CUDA): one kernel body serves every device.
+#include <torch/library.h>
+
+#include <deepcomp/ops.h>
+
+#include "ops/checks.h"
+
+namespace deepcomp::ops {
+namespace {
+
+void check_linear(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& mask) {
+  check_weight_and_mask("masked_linear", weight, mask);
+  TORCH_CHECK(weight.dim() == 2, "masked_linear: weight must be (out_features, in_features), got shape ",
+              weight.sizes());
+  TORCH_CHECK(input.dim() >= 1 && input.size(-1) == weight.size(1), "masked_linear: input shape ", input.sizes(),
+              " does not end in in_features = ", weight.size(1));
+}
+
+at::Tensor masked_linear_composite(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& mask,
+                                   const std::optional<at::Tensor>& bias) {
+  check_linear(input, weight, mask);
+  // The masked weight is a temporary of this call; nothing keeps it.
+  return at::linear(input, apply_mask(weight, mask), bias);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> masked_linear_backward_composite(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, const at::Tensor& mask,
+    std::array<bool, 3> output_mask) {
+  check_linear(input, weight, mask);
+  at::Tensor grad_input, grad_weight, grad_bias;
+  if (output_mask[0]) grad_input = at::matmul(grad_output, apply_mask(weight, mask));
+  const auto grad_2d = grad_output.reshape({-1, weight.size(0)});
+  if (output_mask[1]) {
+    grad_weight = grad_2d.t().mm(input.reshape({-1, weight.size(1)}));
+    apply_mask_(grad_weight, mask);
+  }
+  if (output_mask[2]) grad_bias = grad_2d.sum(0);
+  return {grad_input, grad_weight, grad_bias};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(deepcomp, CompositeExplicitAutograd, m) {
+  m.impl("masked_linear", &masked_linear_composite);
+  m.impl("masked_linear_backward", &masked_linear_backward_composite);
+}
+
+}  // namespace deepcomp::ops

@@ -1,0 +1,79 @@
+// The C++ API of deepcomp's ops: typed calls through the dispatcher (see include/deepcomp/ops.h).
+#include <deepcomp/ops.h>
+
+#include <ATen/core/dispatch/Dispatcher.h>
+
+namespace deepcomp::ops {
+namespace {
+
+template <typename Signature>
+c10::TypedOperatorHandle<Signature> op(const char* name) {
+  return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Signature>();
+}
+
+using Grads = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
+using OptionalTensor = std::optional<at::Tensor>;
+
+}  // namespace
+
+at::Tensor apply_mask(const at::Tensor& weight, const at::Tensor& mask) {
+  static const auto handle = op<at::Tensor(const at::Tensor&, const at::Tensor&)>("deepcomp::apply_mask");
+  return handle.call(weight, mask);
+}
+
+at::Tensor& apply_mask_(at::Tensor& weight, const at::Tensor& mask) {
+  static const auto handle = op<at::Tensor&(at::Tensor&, const at::Tensor&)>("deepcomp::apply_mask_");
+  return handle.call(weight, mask);
+}
+
+at::Tensor masked_linear(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& mask,
+                         const OptionalTensor& bias) {
+  static const auto handle =
+      op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const OptionalTensor&)>(
+          "deepcomp::masked_linear");
+  return handle.call(input, weight, mask, bias);
+}
+
+Grads masked_linear_backward(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight,
+                             const at::Tensor& mask, std::array<bool, 3> output_mask) {
+  static const auto handle =
+      op<Grads(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, std::array<bool, 3>)>(
+          "deepcomp::masked_linear_backward");
+  return handle.call(grad_output, input, weight, mask, output_mask);
+}
+
+at::Tensor masked_conv2d(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& mask,
+                         const OptionalTensor& bias, at::IntArrayRef stride, at::IntArrayRef padding,
+                         at::IntArrayRef dilation, int64_t groups) {
+  static const auto handle =
+      op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const OptionalTensor&, at::IntArrayRef,
+                    at::IntArrayRef, at::IntArrayRef, int64_t)>("deepcomp::masked_conv2d");
+  return handle.call(input, weight, mask, bias, stride, padding, dilation, groups);
+}
+
+Grads masked_conv2d_backward(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight,
+                             const at::Tensor& mask, at::IntArrayRef stride, at::IntArrayRef padding,
+                             at::IntArrayRef dilation, int64_t groups, std::array<bool, 3> output_mask) {
+  static const auto handle =
+      op<Grads(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, at::IntArrayRef,
+               at::IntArrayRef, at::IntArrayRef, int64_t, std::array<bool, 3>)>("deepcomp::masked_conv2d_backward");
+  return handle.call(grad_output, input, weight, mask, stride, padding, dilation, groups, output_mask);
+}
+
+at::Tensor magnitude_prune(const at::Tensor& weight, const at::Tensor& mask, std::optional<double> sensitivity,
+                           std::optional<double> sparsity) {
+  static const auto handle =
+      op<at::Tensor(const at::Tensor&, const at::Tensor&, std::optional<double>, std::optional<double>)>(
+          "deepcomp::magnitude_prune");
+  return handle.call(weight, mask, sensitivity, sparsity);
+}
+
+bool built_with_cuda() {
+#ifdef DEEPCOMP_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+}  // namespace deepcomp::ops

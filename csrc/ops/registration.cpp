@@ -1,0 +1,29 @@
+// Every deepcomp op schema, defined once. Kernels are registered beside their implementations:
+// csrc/ops/cpu (CPU), cuda/ (CUDA), csrc/ops/composite (device-generic, built from other ops),
+// csrc/ops/autograd (Autograd key). Fake kernels for torch.compile: python/deepcomp/ops.py.
+#include <torch/library.h>
+
+TORCH_LIBRARY(deepcomp, m) {
+  // weight where mask, else 0 (a temporary for a GEMM; never stored in a module).
+  m.def("apply_mask(Tensor weight, Tensor mask) -> Tensor");
+  // Zero the pruned entries of weight in place (after an optimizer step; on weight gradients).
+  m.def("apply_mask_(Tensor(a!) weight, Tensor mask) -> Tensor(a!)");
+  // Linear layer with a pruning mask: input (*, in) -> (*, out).
+  m.def("masked_linear(Tensor input, Tensor weight, Tensor mask, Tensor? bias) -> Tensor");
+  // Gradients of masked_linear w.r.t. (input, weight, bias); those not asked for are undefined.
+  // The weight gradient is masked.
+  m.def(
+      "masked_linear_backward(Tensor grad_output, Tensor input, Tensor weight, Tensor mask, "
+      "bool[3] output_mask) -> (Tensor, Tensor, Tensor)");
+  // Conv2d layer with a pruning mask (zero padding; padding modes are the module's job).
+  m.def(
+      "masked_conv2d(Tensor input, Tensor weight, Tensor mask, Tensor? bias, int[2] stride, "
+      "int[2] padding, int[2] dilation, int groups) -> Tensor");
+  // Gradients of masked_conv2d w.r.t. (input, weight, bias), as for masked_linear_backward.
+  m.def(
+      "masked_conv2d_backward(Tensor grad_output, Tensor input, Tensor weight, Tensor mask, "
+      "int[2] stride, int[2] padding, int[2] dilation, int groups, bool[3] output_mask) "
+      "-> (Tensor, Tensor, Tensor)");
+  // One magnitude-pruning step: the new (smaller or equal) mask. Exactly one criterion.
+  m.def("magnitude_prune(Tensor weight, Tensor mask, float? sensitivity, float? sparsity) -> Tensor");
+}

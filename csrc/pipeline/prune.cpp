@@ -1,0 +1,152 @@
+#include <deepcomp/nn/masked_conv2d.h>
+#include <deepcomp/nn/masked_linear.h>
+#include <deepcomp/ops.h>
+#include <deepcomp/prune.h>
+
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+
+#include <algorithm>
+#include <iomanip>
+#include <ostream>
+#include <set>
+#include <sstream>
+
+namespace deepcomp {
+namespace {
+
+struct MaskedLayer {
+  std::string name;
+  torch::Tensor weight;
+  torch::Tensor mask;
+};
+
+std::optional<MaskedLayer> as_masked(const std::string& name, torch::nn::Module& module) {
+  if (auto* linear = module.as<nn::MaskedLinearImpl>()) return MaskedLayer{name, linear->weight, linear->mask};
+  if (auto* conv = module.as<nn::MaskedConv2dImpl>()) return MaskedLayer{name, conv->weight, conv->mask};
+  return std::nullopt;
+}
+
+std::vector<MaskedLayer> all_masked_layers(torch::nn::Module& model) {
+  std::vector<MaskedLayer> layers;
+  for (const auto& item : model.named_modules("", /*include_self=*/true)) {
+    if (auto layer = as_masked(item.key(), *item.value())) layers.push_back(std::move(*layer));
+  }
+  return layers;
+}
+
+// The masked layer called `name`, or an error that says why it cannot be pruned.
+MaskedLayer find_masked(torch::nn::Module& model, const std::string& name) {
+  const auto modules = model.named_modules("", /*include_self=*/true);
+  const auto* found = modules.find(name);
+  if (found == nullptr) {
+    std::ostringstream known;
+    for (const auto& layer : all_masked_layers(model)) known << " '" << layer.name << "'";
+    C10_THROW_ERROR(ValueError, c10::str("no layer named '", name, "' in the model; its masked layers are:",
+                                         known.str()));
+  }
+  auto& module = **found;
+  if (auto layer = as_masked(name, module)) return *layer;
+  const bool dense = module.as<torch::nn::LinearImpl>() || module.as<torch::nn::Conv2dImpl>();
+  TORCH_CHECK_VALUE(!dense, "layer '", name, "' is a ", module.name(),
+                    "; C++ modules hold their layers by type, so declare it as deepcomp::nn::MaskedLinear or "
+                    "MaskedConv2d (same options) to prune it");
+  C10_THROW_ERROR(ValueError, c10::str("layer '", name, "' is a ", module.name(),
+                                       ", which deepcomp cannot prune; it prunes MaskedLinear and MaskedConv2d "
+                                       "layers"));
+}
+
+std::vector<MaskedLayer> select_layers(torch::nn::Module& model, const PruneOptions& options,
+                                       const LayerValues& values) {
+  std::vector<MaskedLayer> selected;
+  if (options.layers) {
+    for (const auto& name : *options.layers) selected.push_back(find_masked(model, name));
+  } else {
+    selected = all_masked_layers(model);
+  }
+  if (const auto* per_layer = std::get_if<std::map<std::string, double>>(&values)) {
+    for (const auto& entry : *per_layer) find_masked(model, entry.first);  // every key must be a masked layer
+    std::erase_if(selected, [&](const MaskedLayer& layer) { return !per_layer->contains(layer.name); });
+  }
+  return selected;
+}
+
+double value_for(const LayerValues& values, const std::string& name) {
+  if (const auto* all = std::get_if<double>(&values)) return *all;
+  return std::get<std::map<std::string, double>>(values).at(name);
+}
+
+}  // namespace
+
+PruneReport prune(torch::nn::Module& model, const PruneOptions& options) {
+  TORCH_CHECK_VALUE(options.sensitivity.has_value() != options.sparsity.has_value(),
+                    "deepcomp::prune: set exactly one of PruneOptions::sensitivity or PruneOptions::sparsity");
+  const bool by_sensitivity = options.sensitivity.has_value();
+  const auto& values = by_sensitivity ? *options.sensitivity : *options.sparsity;
+  const auto layers = select_layers(model, options, values);
+
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> new_masks;  // all computed (and checked) before any layer changes
+  for (const auto& layer : layers) {
+    const double value = value_for(values, layer.name);
+    try {
+      new_masks.push_back(by_sensitivity ? ops::magnitude_prune(layer.weight, layer.mask, value, std::nullopt)
+                                         : ops::magnitude_prune(layer.weight, layer.mask, std::nullopt, value));
+    } catch (const c10::Error& error) {
+      TORCH_CHECK_VALUE(false, "layer '", layer.name, "': ", error.what_without_backtrace());
+    }
+  }
+
+  PruneReport report;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    auto weight = layers[i].weight;
+    layers[i].mask.copy_(new_masks[i]);
+    ops::apply_mask_(weight, layers[i].mask);
+    report.layers.push_back({layers[i].name, weight.sizes().vec(), weight.numel(),
+                             layers[i].mask.sum().item<int64_t>()});
+  }
+  return report;
+}
+
+void enforce_masks(torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  for (auto& layer : all_masked_layers(model)) ops::apply_mask_(layer.weight, layer.mask);
+}
+
+int64_t PruneReport::total_weights() const {
+  int64_t total = 0;
+  for (const auto& layer : layers) total += layer.weights;
+  return total;
+}
+
+int64_t PruneReport::total_kept() const {
+  int64_t total = 0;
+  for (const auto& layer : layers) total += layer.kept;
+  return total;
+}
+
+std::string PruneReport::table() const {
+  const auto shape_text = [](const std::vector<int64_t>& shape) {
+    std::ostringstream text;
+    for (size_t i = 0; i < shape.size(); ++i) text << (i ? "x" : "") << shape[i];
+    return text.str();
+  };
+  size_t name_width = 5;
+  for (const auto& layer : layers) name_width = std::max(name_width, layer.name.size());
+  std::ostringstream out;
+  const auto row = [&](const std::string& name, const std::string& shape, int64_t weights, int64_t kept) {
+    const double percent = weights ? 100.0 * static_cast<double>(kept) / weights : 100.0;
+    out << std::left << std::setw(static_cast<int>(name_width)) << name << "  " << std::setw(16) << shape
+        << std::right << std::setw(12) << weights << std::setw(12) << kept << std::setw(9) << std::fixed
+        << std::setprecision(2) << percent << "%\n";
+  };
+  out << std::left << std::setw(static_cast<int>(name_width)) << "layer" << "  " << std::setw(16) << "shape"
+      << std::right << std::setw(12) << "weights" << std::setw(12) << "kept" << std::setw(10) << "kept %" << "\n";
+  for (const auto& layer : layers) row(layer.name, shape_text(layer.shape), layer.weights, layer.kept);
+  row("total", "", total_weights(), total_kept());
+  return out.str();
+}
+
+std::ostream& operator<<(std::ostream& stream, const PruneReport& report) { return stream << report.table(); }
+
+}  // namespace deepcomp

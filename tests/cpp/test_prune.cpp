@@ -1,0 +1,99 @@
+#include "helpers.h"
+#include <deepcomp/deepcomp.h>
+
+
+namespace {
+
+struct NetImpl : torch::nn::Module {
+  NetImpl()
+      : conv(register_module("conv", deepcomp::nn::MaskedConv2d(3, 8, 3))),
+        fc(register_module("fc", deepcomp::nn::MaskedLinear(40, 10))),
+        head(register_module("head", torch::nn::Linear(10, 2))),
+        norm(register_module("norm", torch::nn::BatchNorm1d(10))) {}
+  deepcomp::nn::MaskedConv2d conv;
+  deepcomp::nn::MaskedLinear fc;
+  torch::nn::Linear head;
+  torch::nn::BatchNorm1d norm;
+};
+TORCH_MODULE(Net);
+
+int64_t pruned_nonzeros(const torch::Tensor& weight, const torch::Tensor& mask) {
+  return (weight.masked_select(~mask) != 0).sum().item<int64_t>();
+}
+
+}  // namespace
+
+TEST_CASE("prune by sparsity drops exactly that fraction of each masked layer", "[prune]") {
+  torch::manual_seed(7);
+  Net net;
+  const auto original = net->fc->weight.detach().clone();
+  const auto report = deepcomp::prune(*net, {.sparsity = 0.75});
+  REQUIRE(report.layers.size() == 2);
+  CHECK(report.layers[0].name == "conv");
+  CHECK(report.layers[0].kept == 216 - 162);  // floor(0.75 × 216) pruned
+  CHECK(report.layers[1].kept == 400 - 300);
+  CHECK(net->fc->mask.sum().item<int64_t>() == 100);
+  CHECK(pruned_nonzeros(net->fc->weight, net->fc->mask) == 0);
+  CHECK(pruned_nonzeros(net->conv->weight, net->conv->mask) == 0);
+  // The survivors are the largest weights, unchanged.
+  const auto& mask = net->fc->mask;
+  CHECK(original.masked_select(mask).abs().min().item<float>() >=
+        original.masked_select(~mask).abs().max().item<float>());
+  CHECK(torch::equal(net->fc->weight.masked_select(mask), original.masked_select(mask)));
+  CHECK(report.total_kept() == 154);
+  CHECK(report.table().find("total") != std::string::npos);
+}
+
+TEST_CASE("prune by sensitivity uses the std of the surviving weights", "[prune]") {
+  torch::manual_seed(8);
+  Net net;
+  const auto w = net->fc->weight.detach().clone();
+  const double threshold = 0.8 * w.to(torch::kDouble).std().item<double>();
+  const int64_t expected_kept = (w.abs() >= threshold).sum().item<int64_t>();
+  deepcomp::prune(*net, {.sensitivity = std::map<std::string, double>{{"fc", 0.8}}});
+  CHECK(net->fc->mask.sum().item<int64_t>() == expected_kept);
+  CHECK(net->conv->mask.all().item<bool>());  // not named in the map
+}
+
+TEST_CASE("masks only shrink", "[prune]") {
+  Net net;
+  deepcomp::prune(*net, {.sparsity = 0.5});
+  const auto mask = net->fc->mask.clone();
+  deepcomp::prune(*net, {.sparsity = 0.3, .layers = std::vector<std::string>{"fc"}});
+  CHECK(torch::equal(net->fc->mask, mask));
+  deepcomp::prune(*net, {.sparsity = 0.9, .layers = std::vector<std::string>{"fc"}});
+  CHECK(net->fc->mask.sum().item<int64_t>() == 40);
+  CHECK((net->fc->mask <= mask).all().item<bool>());
+}
+
+TEST_CASE("enforce_masks zeroes pruned weights an optimizer moved", "[prune]") {
+  Net net;
+  deepcomp::prune(*net, {.sparsity = 0.5});
+  torch::NoGradGuard no_grad;
+  net->fc->weight.add_(1.0);
+  deepcomp::enforce_masks(*net);
+  CHECK(pruned_nonzeros(net->fc->weight, net->fc->mask) == 0);
+}
+
+TEST_CASE("prune errors name the layer and the value, and change nothing", "[prune][errors]") {
+  Net net;
+  const auto fc_mask = net->fc->mask.clone();
+  CHECK_THROWS_WITH(deepcomp::prune(*net, {}), Catch::Contains("exactly one"));
+  CHECK_THROWS_WITH(deepcomp::prune(*net, {.sensitivity = 1.0, .sparsity = 0.5}), Catch::Contains("exactly one"));
+  CHECK_THROWS_WITH(deepcomp::prune(*net, {.sparsity = 1.0}), Catch::Contains("layer 'conv'") &&
+                                                                 Catch::Contains("[0, 1), got 1"));
+  CHECK_THROWS_WITH(deepcomp::prune(*net, {.sensitivity = -0.5}), Catch::Contains(">= 0, got -0.5"));
+  CHECK_THROWS_WITH(deepcomp::prune(*net, {.sparsity = 0.5, .layers = std::vector<std::string>{"nope"}}),
+                    Catch::Contains("no layer named 'nope'"));
+  CHECK_THROWS_WITH(deepcomp::prune(*net, {.sparsity = 0.5, .layers = std::vector<std::string>{"head"}}),
+                    Catch::Contains("declare it as deepcomp::nn::MaskedLinear"));
+  CHECK_THROWS_WITH(deepcomp::prune(*net, {.sparsity = 0.5, .layers = std::vector<std::string>{"norm"}}),
+                    Catch::Contains("cannot prune"));
+  {
+    torch::NoGradGuard no_grad;
+    net->fc->weight[0][0] = NAN;
+  }
+  CHECK_THROWS_WITH(deepcomp::prune(*net, {.sparsity = 0.5}), Catch::Contains("layer 'fc'") && Catch::Contains("NaN"));
+  CHECK(net->conv->mask.all().item<bool>());  // checked all layers before changing any
+  CHECK(torch::equal(net->fc->mask, fc_mask));
+}
