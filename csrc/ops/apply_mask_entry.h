@@ -21,14 +21,13 @@ at::Tensor apply_mask_entry(const at::Tensor& weight, const at::Tensor& mask) {
 }
 
 template <ApplyMaskInto into>
-at::Tensor& apply_mask_inplace_entry(at::Tensor& weight, const at::Tensor& mask) {
+void apply_mask_inplace_entry(at::Tensor& weight, const at::Tensor& mask) {
   check_weight_and_mask("apply_mask_", weight, mask);
   if (weight.is_contiguous()) {
     into(weight, weight, mask.contiguous());
   } else {
     weight.copy_(apply_mask_entry<into>(weight, mask));
   }
-  return weight;
 }
 
 }  // namespace deepcomp::ops

@@ -21,9 +21,9 @@ at::Tensor apply_mask(const at::Tensor& weight, const at::Tensor& mask) {
   return handle.call(weight, mask);
 }
 
-at::Tensor& apply_mask_(at::Tensor& weight, const at::Tensor& mask) {
-  static const auto handle = op<at::Tensor&(at::Tensor&, const at::Tensor&)>("deepcomp::apply_mask_");
-  return handle.call(weight, mask);
+void apply_mask_(at::Tensor& weight, const at::Tensor& mask) {
+  static const auto handle = op<void(at::Tensor&, const at::Tensor&)>("deepcomp::apply_mask_");
+  handle.call(weight, mask);
 }
 
 at::Tensor masked_linear(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& mask,

@@ -7,7 +7,7 @@ TORCH_LIBRARY(deepcomp, m) {
   // weight where mask, else 0 (a temporary for a GEMM; never stored in a module).
   m.def("apply_mask(Tensor weight, Tensor mask) -> Tensor");
   // Zero the pruned entries of weight in place (after an optimizer step; on weight gradients).
-  m.def("apply_mask_(Tensor(a!) weight, Tensor mask) -> Tensor(a!)");
+  m.def("apply_mask_(Tensor(a!) weight, Tensor mask) -> ()");
   // Linear layer with a pruning mask: input (*, in) -> (*, out).
   m.def("masked_linear(Tensor input, Tensor weight, Tensor mask, Tensor? bias) -> Tensor");
   // Gradients of masked_linear w.r.t. (input, weight, bias); those not asked for are undefined.

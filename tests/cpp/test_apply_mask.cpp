@@ -20,8 +20,7 @@ TEST_CASE("apply_mask_ works in place, also on a non-contiguous weight", "[ops][
   auto weight = torch::randn({20, 30});
   const auto mask = random_mask({20, 30});
   const auto expected = torch::where(mask, weight, torch::zeros_like(weight));
-  auto returned = deepcomp::ops::apply_mask_(weight, mask);
-  CHECK(returned.data_ptr() == weight.data_ptr());
+  deepcomp::ops::apply_mask_(weight, mask);
   CHECK(torch::equal(weight, expected));
 
   auto transposed = torch::randn({30, 20}).t();

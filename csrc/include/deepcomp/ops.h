@@ -17,8 +17,8 @@ namespace deepcomp::ops {
 
 // weight where mask is true, exactly 0 elsewhere. weight: floating, any shape; mask: bool, same shape.
 at::Tensor apply_mask(const at::Tensor& weight, const at::Tensor& mask);
-// In-place apply_mask: zeroes the pruned entries of `weight` and returns it.
-at::Tensor& apply_mask_(at::Tensor& weight, const at::Tensor& mask);
+// In-place apply_mask: zeroes the pruned entries of `weight`.
+void apply_mask_(at::Tensor& weight, const at::Tensor& mask);
 
 // y = x (weight ⊙ mask)ᵀ + bias. input: (*, in_features) -> (*, out_features).
 at::Tensor masked_linear(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& mask,

@@ -1,0 +1,29 @@
+# The two commands of a fresh machine: `make demo` and `make test` (each does all set-up first).
+PYTHON := .venv/bin/python
+
+.PHONY: setup demo test test-cpp test-python test-cpu-only bench
+
+setup:
+	scripts/setup.sh
+
+# The main job: LeNet-300-100 on Fashion-MNIST, trained dense, then pruned iteratively with retraining.
+demo: setup
+	$(PYTHON) examples/lenet/lenet300.py
+
+test: setup
+	$(MAKE) --no-print-directory test-cpp test-python
+
+test-cpp:
+	ctest --test-dir build/cmake --output-on-failure -j 2
+
+test-python:
+	$(PYTHON) -m pytest -q tests/python
+
+# A build without CUDA kernels (DEEPCOMP_FORCE_CPU) must build and pass the C++ CPU tests too.
+test-cpu-only: setup
+	cmake -S . -B build/cmake-cpu -DDEEPCOMP_FORCE_CPU=ON -DPython3_EXECUTABLE=$(CURDIR)/$(PYTHON)
+	cmake --build build/cmake-cpu -j 2
+	ctest --test-dir build/cmake-cpu --output-on-failure -j 2
+
+bench: setup
+	$(PYTHON) benchmarks/bench_pruning.py

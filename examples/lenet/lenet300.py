@@ -1,0 +1,150 @@
+"""LeNet-300-100 on Fashion-MNIST: train dense, then prune iteratively with retraining to ~8% of weights.
+
+Stage 1 of Deep Compression (Han et al., ICLR 2016) on the paper's smallest network, on CPU:
+train the 784-300-100-10 MLP dense, then prune it in several rounds toward the paper's per-layer
+densities (fc1 8%, fc2 9%, fc3 26% kept), retraining between rounds, and finish with a retraining
+epoch at a smaller learning rate. Prints the dense and pruned test accuracy, the final per-layer
+table and the wall time, and writes them to <out>/summary.json.
+
+    make demo                                    # or, from the repository root:
+    .venv/bin/python examples/lenet/lenet300.py [--epochs 8 --retrain-epochs 1 ...]
+
+Needs Debian's dataset-fashion-mnist package (see fashion_mnist.py).
+"""
+import argparse
+import json
+import os
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import deepcomp
+import fashion_mnist
+
+# Fraction of weights kept per Linear layer, in order: the paper's LeNet-300-100 (Table 2).
+PAPER_DENSITIES = (0.08, 0.09, 0.26)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=8, help="dense training epochs")
+    parser.add_argument("--retrain-epochs", type=int, default=1, help="retraining epochs after each pruning round")
+    parser.add_argument("--rounds", type=int, default=4, help="pruning rounds toward the final sparsity")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (momentum 0.9)")
+    parser.add_argument("--final-lr", type=float, default=0.005, help="learning rate of the last retraining epoch")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+    parser.add_argument("--data-root", default=fashion_mnist.DEFAULT_ROOT)
+    parser.add_argument("--out", default="results/lenet300", help="directory for summary.json")
+    return parser.parse_args()
+
+
+def lenet_300_100() -> nn.Sequential:
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 100), nn.ReLU(),
+                         nn.Linear(100, 10))
+
+
+def layer_sparsities(model: nn.Module) -> dict:
+    """{qualified name: fraction to prune} for the model's Linear layers, from the paper's densities."""
+    names = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    return {name: 1.0 - density for name, density in zip(names, PAPER_DENSITIES, strict=True)}
+
+
+def train_epoch(model, optimizer, images, labels, batch_size, generator) -> float:
+    """One pass over the data in a fresh random order; returns the mean training loss."""
+    model.train()
+    order = torch.randperm(len(images), generator=generator)
+    total = 0.0
+    for batch in order.split(batch_size):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(images[batch]), labels[batch])
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(batch)
+    return total / len(images)
+
+
+@torch.no_grad()
+def accuracy(model, images, labels) -> float:
+    model.eval()
+    return (model(images).argmax(dim=1) == labels).float().mean().item()
+
+
+def set_lr(optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def train_and_prune(args, model, train, test):
+    """Dense epochs, then a pruning round every --retrain-epochs epochs, then a final low-lr epoch.
+
+    The schedule sees every epoch: its first round falls at the end of the last dense epoch, so no
+    epoch is spent retraining a model that has not been pruned yet.
+    """
+    schedule = deepcomp.PruningSchedule(model, sparsity=layer_sparsities(model), steps=args.rounds,
+                                        every=args.retrain_epochs, start=args.epochs - 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
+    generator = torch.Generator().manual_seed(args.seed)
+    # The last round is followed by its --retrain-epochs epochs, the last of them at --final-lr.
+    epochs = args.epochs + args.rounds * args.retrain_epochs
+    dense_acc, report = None, None
+    for epoch in range(epochs):
+        if epoch == epochs - 1:
+            set_lr(optimizer, args.final_lr)
+        loss = train_epoch(model, optimizer, *train, args.batch_size, generator)
+        acc = accuracy(model, *test)
+        if epoch == args.epochs - 1:
+            dense_acc = acc
+        pruned = schedule.step()
+        report = pruned or report
+        kept = f", pruned to {100 * pruned.kept_fraction:.2f}% kept" if pruned else ""
+        print(f"epoch {epoch + 1:2d}/{epochs}  loss {loss:.4f}  test acc {100 * acc:.2f}%{kept}", flush=True)
+    return dense_acc, acc, report, epochs
+
+
+def write_json_atomically(path: str, data: dict) -> None:
+    """Readers never see a half-written file: write a temporary file beside it, then rename."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".summary-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def main() -> None:
+    args = parse_args()
+    if args.epochs < 1 or args.retrain_epochs < 1 or args.rounds < 1:
+        raise SystemExit("lenet300: --epochs, --retrain-epochs and --rounds must be >= 1")
+    start = time.perf_counter()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    train = fashion_mnist.load("train", args.data_root)
+    test = fashion_mnist.load("test", args.data_root)
+    model = lenet_300_100()
+
+    dense_acc, pruned_acc, report, epochs = train_and_prune(args, model, train, test)
+    seconds = time.perf_counter() - start
+
+    print(f"\ndense test accuracy:  {100 * dense_acc:.2f}%")
+    print(f"\nfinal pruning round ({report.total_kept} of {report.total_weights} weights kept):\n{report}\n")
+    print(f"pruned test accuracy: {100 * pruned_acc:.2f}% ({100 * (pruned_acc - dense_acc):+.2f} points)")
+    print(f"wall time: {seconds:.1f} s")
+    write_json_atomically(os.path.join(args.out, "summary.json"), {
+        "dense_accuracy": dense_acc, "pruned_accuracy": pruned_acc, "kept_fraction": report.kept_fraction,
+        "report": report.to_dict(), "epochs": epochs, "dense_epochs": args.epochs,
+        "retrain_epochs": args.retrain_epochs, "rounds": args.rounds, "seconds": seconds,
+    })
+
+
+if __name__ == "__main__":
+    main()

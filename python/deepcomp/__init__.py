@@ -1,0 +1,29 @@
+"""deepcomp: Deep Compression (Han, Mao, Dally, ICLR 2016) for PyTorch.
+
+Stage 1, pruning::
+
+    report = deepcomp.prune(model, sparsity=0.9)   # nn.Linear/nn.Conv2d -> masked twins, in place
+    print(report)                                  # per-layer table
+    # ... retrain with any optimizer: pruned weights stay exactly zero ...
+"""
+import torch  # noqa: F401  (loads LibTorch, which libdeepcomp links against)
+
+from . import _C  # noqa: F401  (loading libdeepcomp registers the ops: torch.ops.deepcomp.*)
+from . import nn, ops
+from .nn import enforce_masks
+from .prune import LayerPruneStats, PruneReport, prune
+from .schedule import PruningSchedule
+
+__version__ = "0.1.0"
+built_with_cuda = _C.built_with_cuda
+
+__all__ = [
+    "LayerPruneStats",
+    "PruneReport",
+    "PruningSchedule",
+    "built_with_cuda",
+    "enforce_masks",
+    "nn",
+    "ops",
+    "prune",
+]

@@ -1,0 +1,42 @@
+import torch
+import torch.nn.functional as F
+
+from .. import ops
+from .masked_layer import MaskedLayer
+
+
+class MaskedConv2d(MaskedLayer, torch.nn.Conv2d):
+    """nn.Conv2d with a pruning mask (deepcomp.ops.masked_conv2d); nn.Conv2d's arguments, all supported.
+
+    weight: Parameter (out_channels, in_channels / groups, kH, kW); bias: Parameter (out_channels)
+    or None; mask: bool buffer of the weight's shape, True where the weight is kept. Pruned weights
+    are exactly zero in every forward and after every optimizer step; their gradient is zero.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype)
+        self._register_mask()
+
+    @classmethod
+    def from_dense(cls, module: torch.nn.Conv2d) -> "MaskedConv2d":
+        """A MaskedConv2d that shares module's weight and bias Parameters; all kept (or module's mask)."""
+        if not isinstance(module, torch.nn.Conv2d):
+            raise TypeError(f"MaskedConv2d.from_dense needs an nn.Conv2d, got {type(module).__name__}")
+        layer = cls(module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
+                    module.dilation, module.groups, module.bias is not None, module.padding_mode,
+                    device="meta", dtype=module.weight.dtype)
+        return layer._adopt(module)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        # The op pads symmetrically with zeros; other padding modes and the asymmetric 'same' of an
+        # even kernel are padded here, as nn.Conv2d does.
+        left, right, top, bottom = self._reversed_padding_repeated_twice
+        if self.padding_mode == "zeros" and left == right and top == bottom:
+            padding = (top, left)
+        else:
+            mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
+            input, padding = F.pad(input, self._reversed_padding_repeated_twice, mode=mode), (0, 0)
+        return ops.masked_conv2d(input, self.weight, self.mask, self.bias, self.stride, padding,
+                                 self.dilation, self.groups)

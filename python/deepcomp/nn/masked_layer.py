@@ -1,0 +1,69 @@
+"""What the masked layers share: a bool `mask` buffer, and pruned weights that stay exactly zero.
+
+The ops mask the weight gradient, but an optimizer can still move a pruned weight: momentum or Adam
+state built before pruning, for instance. So every optimizer step is followed (through torch's
+global optimizer step hook) by re-zeroing the pruned entries of the masked weights it updated.
+The hook holds no module alive and costs one dictionary look-up per parameter per step.
+"""
+import weakref
+
+import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
+
+from .. import ops
+
+_live_layers: "weakref.WeakSet[MaskedLayer]" = weakref.WeakSet()
+
+
+class MaskedLayer:
+    """Mixin of MaskedLinear and MaskedConv2d (before the torch.nn layer in the bases)."""
+
+    weight: torch.nn.Parameter
+    mask: torch.Tensor
+
+    def _register_mask(self) -> None:
+        self.register_buffer("mask", torch.ones_like(self.weight, dtype=torch.bool))
+        _live_layers.add(self)
+
+    def __setstate__(self, state):  # copy.deepcopy and unpickling skip __init__
+        super().__setstate__(state)
+        _live_layers.add(self)
+
+    def _adopt(self, dense: torch.nn.Module) -> "MaskedLayer":
+        """Takes over dense's weight and bias Parameters (so optimizers that hold them go on working)."""
+        self.weight = dense.weight
+        self.bias = dense.bias
+        self.mask = (dense.mask.clone() if isinstance(dense, MaskedLayer)
+                     else torch.ones_like(dense.weight, dtype=torch.bool))
+        self.train(dense.training)
+        return self
+
+    def kept(self) -> int:
+        """How many weights survive the mask."""
+        return int(self.mask.sum())
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, kept={self.kept()}/{self.mask.numel()}"
+
+
+def enforce_masks(model: torch.nn.Module) -> None:
+    """Zeroes the pruned weights of every masked layer of model (after a manual weight update)."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, MaskedLayer):
+                ops.apply_mask_(module.weight, module.mask)
+
+
+def _zero_pruned_weights_after_step(optimizer, args, kwargs) -> None:
+    if not _live_layers:
+        return
+    by_weight = {id(layer.weight): layer for layer in list(_live_layers)}
+    with torch.no_grad():
+        for group in optimizer.param_groups:
+            for param in group["params"]:
+                layer = by_weight.get(id(param))
+                if layer is not None:
+                    ops.apply_mask_(param, layer.mask)
+
+
+register_optimizer_step_post_hook(_zero_pruned_weights_after_step)

@@ -1,0 +1,30 @@
+import torch
+
+from .. import ops
+from .masked_layer import MaskedLayer
+
+
+class MaskedLinear(MaskedLayer, torch.nn.Linear):
+    """nn.Linear with a pruning mask (deepcomp.ops.masked_linear).
+
+    weight: Parameter (out_features, in_features); bias: Parameter (out_features) or None;
+    mask: bool buffer of the weight's shape, True where the weight is kept. Pruned weights are
+    exactly zero in every forward and after every optimizer step; their gradient is zero.
+    Input (*, in_features) -> output (*, out_features).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
+        super().__init__(in_features, out_features, bias, device, dtype)
+        self._register_mask()
+
+    @classmethod
+    def from_dense(cls, module: torch.nn.Linear) -> "MaskedLinear":
+        """A MaskedLinear that shares module's weight and bias Parameters; all kept (or module's mask)."""
+        if not isinstance(module, torch.nn.Linear):
+            raise TypeError(f"MaskedLinear.from_dense needs an nn.Linear, got {type(module).__name__}")
+        layer = cls(module.in_features, module.out_features, bias=module.bias is not None,
+                    device="meta", dtype=module.weight.dtype)
+        return layer._adopt(module)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return ops.masked_linear(input, self.weight, self.mask, self.bias)

@@ -1,0 +1,181 @@
+"""Stage 1 of Deep Compression: magnitude pruning of a model's Linear and Conv2d layers, in place."""
+import difflib
+from dataclasses import dataclass, field
+from numbers import Real
+from typing import Dict, Iterable, List, Optional, Tuple, Union
+
+import torch
+
+from . import ops
+from .nn import MaskedConv2d, MaskedLayer, MaskedLinear
+from .report import format_table
+
+LayerValues = Union[float, Dict[str, float]]
+
+# Exact types: a subclass of nn.Linear may compute something else, so it is not converted silently.
+_MASKED_TWIN = {torch.nn.Linear: MaskedLinear, torch.nn.Conv2d: MaskedConv2d}
+
+
+@dataclass(frozen=True)
+class LayerPruneStats:
+    name: str
+    kind: str
+    shape: Tuple[int, ...]
+    weights: int
+    kept: int
+
+    @property
+    def kept_fraction(self) -> float:
+        return self.kept / self.weights if self.weights else 1.0
+
+
+@dataclass
+class PruneReport:
+    """One row per pruned layer; prints as a table (layer, type, shape, weights, kept, kept %)."""
+
+    criterion: str
+    layers: List[LayerPruneStats] = field(default_factory=list)
+
+    @property
+    def total_weights(self) -> int:
+        return sum(layer.weights for layer in self.layers)
+
+    @property
+    def total_kept(self) -> int:
+        return sum(layer.kept for layer in self.layers)
+
+    @property
+    def kept_fraction(self) -> float:
+        return self.total_kept / self.total_weights if self.total_weights else 1.0
+
+    def __getitem__(self, name: str) -> LayerPruneStats:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(f"no layer {name!r} in this report")
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def to_dict(self) -> dict:
+        return {"criterion": self.criterion,
+                "layers": [{**vars(layer), "shape": list(layer.shape), "kept_fraction": layer.kept_fraction}
+                           for layer in self.layers],
+                "total_weights": self.total_weights, "total_kept": self.total_kept,
+                "kept_fraction": self.kept_fraction}
+
+    def __str__(self) -> str:
+        rows = [(l.name, l.kind, "x".join(map(str, l.shape)), l.weights, l.kept, f"{100 * l.kept_fraction:.2f}%")
+                for l in self.layers]
+        footer = ("total", "", "", self.total_weights, self.total_kept, f"{100 * self.kept_fraction:.2f}%")
+        return format_table(("layer", "type", "shape", "weights", "kept", "kept %"), rows, footer)
+
+
+def prune(model: torch.nn.Module, *, sensitivity: Optional[LayerValues] = None,
+          sparsity: Optional[LayerValues] = None, layers: Optional[Iterable[str]] = None) -> PruneReport:
+    """Prunes model's Linear and Conv2d layers by weight magnitude, in place, and reports per layer.
+
+    Exactly one criterion, a float for every selected layer or a dict {qualified layer name: value}
+    (then only the layers it names are pruned):
+      sensitivity: drop |w| < sensitivity × std of the layer's surviving weights (the paper's rule);
+      sparsity: drop the smallest |w| until this fraction of the layer's weights, in [0, 1), is pruned.
+    layers: qualified names (as in model.named_modules()) to restrict pruning to; default: every
+    nn.Linear, nn.Conv2d, MaskedLinear and MaskedConv2d.
+
+    nn.Linear / nn.Conv2d become MaskedLinear / MaskedConv2d sharing their Parameters (optimizers
+    built before keep working); masked layers are pruned further (masks only shrink). Pruned
+    weights are set to exactly zero and stay zero through training.
+
+    Raises ValueError (both or neither criterion, a value out of range, an unknown layer name,
+    NaN/Inf in a weight) or TypeError (a layer deepcomp cannot prune); every check runs before any
+    layer changes, so on an error the model is as it was.
+    """
+    criterion, values = _criterion(sensitivity, sparsity)
+    modules = dict(model.named_modules())
+    selected = _select_layers(model, modules, layers, values)
+
+    new_masks = {}
+    with torch.no_grad():
+        for name in selected:
+            module = modules[name]
+            mask = module.mask if isinstance(module, MaskedLayer) else torch.ones_like(module.weight, dtype=torch.bool)
+            value = values[name] if isinstance(values, dict) else values
+            try:
+                new_masks[name] = ops.magnitude_prune(module.weight, mask, **{criterion: value})
+            except (ValueError, RuntimeError) as error:
+                raise type(error)(f"layer {name!r}: {error}") from None
+
+        report = PruneReport(criterion)
+        swapped = {}
+        for name in selected:
+            layer = modules[name]
+            if not isinstance(layer, MaskedLayer):
+                dense, layer = layer, _MASKED_TWIN[type(layer)].from_dense(layer)
+                swapped[id(dense)] = layer
+            layer.mask.copy_(new_masks[name])
+            ops.apply_mask_(layer.weight, layer.mask)
+            kind = "Conv2d" if isinstance(layer, MaskedConv2d) else "Linear"
+            report.layers.append(LayerPruneStats(name, kind, tuple(layer.weight.shape), layer.weight.numel(),
+                                                 layer.kept()))
+    _swap_children(model, swapped)
+    return report
+
+
+def _criterion(sensitivity, sparsity) -> Tuple[str, LayerValues]:
+    if (sensitivity is None) == (sparsity is None):
+        raise ValueError("deepcomp.prune: pass exactly one of sensitivity= or sparsity=")
+    criterion, values = ("sensitivity", sensitivity) if sparsity is None else ("sparsity", sparsity)
+    for name, value in (values.items() if isinstance(values, dict) else [("every layer", values)]):
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise TypeError(f"deepcomp.prune: {criterion} for {name} must be a number, got {value!r}")
+    return criterion, values
+
+
+def _prunable(module: torch.nn.Module) -> bool:
+    return isinstance(module, MaskedLayer) or type(module) in _MASKED_TWIN
+
+
+def _check_layer(model: torch.nn.Module, modules: dict, name: str) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"deepcomp.prune: layer names are strings, got {name!r}")
+    if name not in modules:
+        known = [n for n, m in modules.items() if _prunable(m)]
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else f"; prunable layers: {known}"
+        raise ValueError(f"deepcomp.prune: no layer named {name!r} in the model{hint}")
+    module = modules[name]
+    if not _prunable(module):
+        raise TypeError(f"deepcomp.prune: layer {name!r} is a {type(module).__name__}; deepcomp prunes "
+                        "nn.Linear and nn.Conv2d (and their masked twins)")
+    if module is model and not isinstance(module, MaskedLayer):
+        raise TypeError(f"deepcomp.prune: the model itself is an {type(module).__name__}, which cannot be "
+                        "replaced in place; wrap it (nn.Sequential(layer)) or convert it with from_dense()")
+
+
+def _select_layers(model, modules: dict, layers, values) -> List[str]:
+    if isinstance(layers, str):
+        layers = [layers]
+    if layers is None:
+        selected = [name for name, module in modules.items() if _prunable(module)]
+    else:
+        selected = list(dict.fromkeys(layers))
+    for name in selected:
+        _check_layer(model, modules, name)
+    if isinstance(values, dict):
+        for name in values:
+            _check_layer(model, modules, name)
+        selected = [name for name in selected if name in values]
+    return selected
+
+
+def _swap_children(model: torch.nn.Module, swapped: dict) -> None:
+    """Puts each new layer wherever its dense original was a child (a layer may be shared)."""
+    if not swapped:
+        return
+    for module in model.modules():
+        for key, child in list(module._modules.items()):
+            if child is not None and id(child) in swapped:
+                module._modules[key] = swapped[id(child)]
