@@ -1,7 +1,7 @@
 # The two commands of a fresh machine: `make demo` and `make test` (each does all set-up first).
 PYTHON := .venv/bin/python
 
-.PHONY: setup demo test test-cpp test-python test-cpu-only bench
+.PHONY: setup demo test test-cpp test-package test-python test-cpu-only bench
 
 setup:
 	scripts/setup.sh
@@ -11,10 +11,14 @@ demo: setup
 	$(PYTHON) examples/lenet/lenet300.py
 
 test: setup
-	$(MAKE) --no-print-directory test-cpp test-python
+	$(MAKE) --no-print-directory test-cpp test-package test-python
 
 test-cpp:
 	ctest --test-dir build/cmake --output-on-failure -j 2
+
+# The installed CMake package, used the way a C++ user does: find_package(deepcomp).
+test-package:
+	tests/cmake/test_find_package.sh
 
 test-python:
 	$(PYTHON) -m pytest -q tests/python

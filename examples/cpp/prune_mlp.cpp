@@ -1,5 +1,5 @@
 // Iterative pruning in a LibTorch training loop: an MLP of MaskedLinear layers learns a synthetic
-// regression task, is pruned to 10% of its weights in three prune → retrain rounds, and keeps its loss.
+// regression task, is pruned to 10% of its weights in three prune → retrain rounds, printing the loss.
 #include <deepcomp/deepcomp.h>
 #include <torch/torch.h>
 

@@ -95,14 +95,17 @@ def train_and_prune(args, model, train, test):
     for epoch in range(epochs):
         if epoch == epochs - 1:
             set_lr(optimizer, args.final_lr)
+        began = time.perf_counter()
         loss = train_epoch(model, optimizer, *train, args.batch_size, generator)
         acc = accuracy(model, *test)
+        seconds = time.perf_counter() - began
         if epoch == args.epochs - 1:
             dense_acc = acc
         pruned = schedule.step()
         report = pruned or report
         kept = f", pruned to {100 * pruned.kept_fraction:.2f}% kept" if pruned else ""
-        print(f"epoch {epoch + 1:2d}/{epochs}  loss {loss:.4f}  test acc {100 * acc:.2f}%{kept}", flush=True)
+        print(f"epoch {epoch + 1:2d}/{epochs}  {seconds:4.1f} s  loss {loss:.4f}  test acc {100 * acc:.2f}%{kept}",
+              flush=True)
     return dense_acc, acc, report, epochs
 
 
