@@ -14,7 +14,6 @@ Needs Debian's dataset-fashion-mnist package (see fashion_mnist.py).
 import argparse
 import json
 import os
-import tempfile
 import time
 
 import torch
@@ -80,7 +79,7 @@ def set_lr(optimizer, lr: float) -> None:
 
 
 def train_and_prune(args, model, train, test):
-    """Dense epochs, then a pruning round every --retrain-epochs epochs, then a final low-lr epoch.
+    """Dense epochs, then a pruning round every --retrain-epochs epochs, then one final low-lr epoch.
 
     The schedule sees every epoch: its first round falls at the end of the last dense epoch, so no
     epoch is spent retraining a model that has not been pruned yet.
@@ -89,8 +88,9 @@ def train_and_prune(args, model, train, test):
                                         every=args.retrain_epochs, start=args.epochs - 1)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
     generator = torch.Generator().manual_seed(args.seed)
-    # The last round is followed by its --retrain-epochs epochs, the last of them at --final-lr.
-    epochs = args.epochs + args.rounds * args.retrain_epochs
+    # The last round is followed by its --retrain-epochs epochs and one more at --final-lr, to settle
+    # the surviving weights at the final sparsity.
+    epochs = args.epochs + args.rounds * args.retrain_epochs + 1
     dense_acc, report = None, None
     for epoch in range(epochs):
         if epoch == epochs - 1:
@@ -111,16 +111,16 @@ def train_and_prune(args, model, train, test):
 
 def write_json_atomically(path: str, data: dict) -> None:
     """Readers never see a half-written file: write a temporary file beside it, then rename."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".summary-", suffix=".json")
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"  # same directory, so os.replace is an atomic rename
     try:
-        with os.fdopen(fd, "w") as f:
+        with open(tmp, "w") as f:
             json.dump(data, f, indent=2)
             f.write("\n")
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
         raise
 
 

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Every GPU check, on a machine with a CUDA device, in one run (well inside 8 minutes on the H200):
+# build deepcomp against that machine's torch, run the Catch2 CUDA twins and the whole pytest suite
+# (its cuda cases run there), compute-sanitizer memcheck and racecheck on a small case, and the GPU
+# benchmark; a table of the steps comes last. Logs go to $OUT (default build/device-logs).
+# Before: scripts/vendor_catch2.sh here, then carry third_party/catch2 to the device.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=${OUT:-build/device-logs}
+mkdir -p "$out"
+export CMAKE_PREFIX_PATH="$PWD/third_party/catch2/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+export DEEPCOMP_CMAKE_BUILD_DIR=build/device MAX_JOBS=$(nproc)
+command -v ninja > /dev/null && export CMAKE_GENERATOR=Ninja
+venv=build/device-venv
+rows=()
+
+step() {  # step NAME COMMAND...: runs it, logs to $out/NAME.log, records status and seconds
+  local name=$1 start status
+  shift
+  start=$(date +%s)
+  if "$@" > "$out/$name.log" 2>&1; then status=pass; else status=FAIL; fi
+  rows+=("$(printf '%-22s %-5s %5ss' "$name" "$status" "$(($(date +%s) - start))")")
+  echo "${rows[-1]}"
+}
+
+python3 -m venv --system-site-packages "$venv"
+py="$venv/bin/python"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1
+step build "$py" -m pip install --no-build-isolation --no-deps --no-index -q .
+step build-tests cmake --build build/device --target deepcomp_tests deepcomp_cuda_tests
+step ctest ctest --test-dir build/device --output-on-failure -j 8
+step pytest "$py" -m pytest -q tests/python -p no:cacheprovider
+if command -v compute-sanitizer > /dev/null; then
+  step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 build/device/tests/cpp/deepcomp_cuda_tests "[apply_mask]"
+  step racecheck compute-sanitizer --tool racecheck --error-exitcode 1 build/device/tests/cpp/deepcomp_cuda_tests "[apply_mask]"
+else
+  rows+=("compute-sanitizer      absent")
+fi
+step bench-fp32 "$py" benchmarks/bench_pruning.py --device cuda
+step bench-bf16 "$py" benchmarks/bench_pruning.py --device cuda --dtype bfloat16
+
+echo
+echo "GPU: $(cat "$out/gpu.txt")"
+printf '%s\n' "${rows[@]}"
+echo
+grep -h -A40 -m1 "variant" "$out/bench-fp32.log" "$out/bench-bf16.log" 2>/dev/null
+! printf '%s\n' "${rows[@]}" | grep -q FAIL
