@@ -1,18 +1,14 @@
 #include <deepcomp/nn/masked_conv2d.h>
 #include <deepcomp/ops.h>
 
+#include "nn/register_masked.h"
+
 #include <torch/nn/functional/padding.h>
 
 namespace deepcomp::nn {
 namespace {
 
 namespace F = torch::nn::functional;
-
-void adopt(MaskedConv2dImpl& self, const torch::Tensor& weight, const torch::Tensor& bias) {
-  self.weight = self.register_parameter("weight", weight);
-  self.bias = self.register_parameter("bias", bias, /*requires_grad=*/bias.defined());
-  self.mask = self.register_buffer("mask", torch::ones_like(weight, torch::kBool));
-}
 
 F::PadFuncOptions::mode_t pad_mode(const torch::nn::Conv2dOptions::padding_mode_t& mode) {
   if (std::holds_alternative<torch::enumtype::kReflect>(mode)) return torch::kReflect;
@@ -54,12 +50,12 @@ MaskedConv2dImpl::MaskedConv2dImpl(const torch::nn::Conv2d& dense)
       .groups(dense->options.groups())
       .bias(dense->options.bias())
       .padding_mode(dense->options.padding_mode());
-  adopt(*this, dense->weight, dense->bias);
+  register_masked(*this, dense->weight, dense->bias);
 }
 
 void MaskedConv2dImpl::reset() {
   const torch::nn::Conv2d dense(options);  // torch's own initialisation of a fresh layer
-  adopt(*this, dense->weight, dense->bias);
+  register_masked(*this, dense->weight, dense->bias);
 }
 
 void MaskedConv2dImpl::pretty_print(std::ostream& stream) const {

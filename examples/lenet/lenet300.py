@@ -33,8 +33,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--retrain-epochs", type=int, default=1, help="retraining epochs after each pruning round")
     parser.add_argument("--rounds", type=int, default=4, help="pruning rounds toward the final sparsity")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (momentum 0.9)")
-    parser.add_argument("--final-lr", type=float, default=0.005, help="learning rate of the last retraining epoch")
+    parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (momentum 0.9), dense")
+    parser.add_argument("--retrain-lr", type=float, default=0.01, help="SGD learning rate between pruning rounds")
+    parser.add_argument("--final-lr", type=float, default=0.002,
+                        help="learning rate of the last dense epoch and of the last retraining epoch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
     parser.add_argument("--data-root", default=fashion_mnist.DEFAULT_ROOT)
@@ -73,13 +75,21 @@ def accuracy(model, images, labels) -> float:
     return (model(images).argmax(dim=1) == labels).float().mean().item()
 
 
+def learning_rate(args, epoch: int, epochs: int) -> float:
+    """Each phase, dense and pruned, ends with an epoch at --final-lr, so that the dense accuracy
+    we compare against is that of an annealed model too, not of one still at a high learning rate."""
+    if epoch in (args.epochs - 1, epochs - 1):
+        return args.final_lr
+    return args.lr if epoch < args.epochs else args.retrain_lr
+
+
 def set_lr(optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
 
 
 def train_and_prune(args, model, train, test):
-    """Dense epochs, then a pruning round every --retrain-epochs epochs, then one final low-lr epoch.
+    """Dense epochs, then a pruning round every --retrain-epochs epochs, then one final epoch.
 
     The schedule sees every epoch: its first round falls at the end of the last dense epoch, so no
     epoch is spent retraining a model that has not been pruned yet.
@@ -88,13 +98,11 @@ def train_and_prune(args, model, train, test):
                                         every=args.retrain_epochs, start=args.epochs - 1)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
     generator = torch.Generator().manual_seed(args.seed)
-    # The last round is followed by its --retrain-epochs epochs and one more at --final-lr, to settle
-    # the surviving weights at the final sparsity.
+    # The last round is followed by its --retrain-epochs epochs and one more at --final-lr.
     epochs = args.epochs + args.rounds * args.retrain_epochs + 1
     dense_acc, report = None, None
     for epoch in range(epochs):
-        if epoch == epochs - 1:
-            set_lr(optimizer, args.final_lr)
+        set_lr(optimizer, learning_rate(args, epoch, epochs))
         began = time.perf_counter()
         loss = train_epoch(model, optimizer, *train, args.batch_size, generator)
         acc = accuracy(model, *test)
