@@ -5,6 +5,7 @@
 #include <deepcomp/ops.h>
 
 #include "ops/checks.h"
+#include "ops/composite/gemm_weight.h"
 
 namespace deepcomp::ops {
 namespace {
@@ -22,7 +23,7 @@ at::Tensor masked_conv2d_composite(const at::Tensor& input, const at::Tensor& we
                                    const std::optional<at::Tensor>& bias, at::IntArrayRef stride,
                                    at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups) {
   check_conv(input, weight, mask, groups);
-  return at::conv2d(input, apply_mask(weight, mask), bias, stride, padding, dilation, groups);
+  return at::conv2d(input, gemm_weight(weight, mask), bias, stride, padding, dilation, groups);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> masked_conv2d_backward_composite(
@@ -34,7 +35,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> masked_conv2d_backward_composite(
   const int64_t bias_size = weight.size(0);
   auto [grad_input, grad_weight, grad_bias] = at::convolution_backward(
       unbatched ? grad_output.unsqueeze(0) : grad_output, unbatched ? input.unsqueeze(0) : input,
-      apply_mask(weight, mask), at::IntArrayRef(bias_size), stride, padding, dilation, /*transposed=*/false,
+      gemm_weight(weight, mask), at::IntArrayRef(bias_size), stride, padding, dilation, /*transposed=*/false,
       /*output_padding=*/{0, 0}, groups, output_mask);
   if (grad_input.defined() && unbatched) grad_input = grad_input.squeeze(0);
   if (grad_weight.defined()) apply_mask_(grad_weight, mask);

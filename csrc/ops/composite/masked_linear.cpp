@@ -5,6 +5,7 @@
 #include <deepcomp/ops.h>
 
 #include "ops/checks.h"
+#include "ops/composite/gemm_weight.h"
 
 namespace deepcomp::ops {
 namespace {
@@ -20,8 +21,7 @@ void check_linear(const at::Tensor& input, const at::Tensor& weight, const at::T
 at::Tensor masked_linear_composite(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& mask,
                                    const std::optional<at::Tensor>& bias) {
   check_linear(input, weight, mask);
-  // The masked weight is a temporary of this call; nothing keeps it.
-  return at::linear(input, apply_mask(weight, mask), bias);
+  return at::linear(input, gemm_weight(weight, mask), bias);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> masked_linear_backward_composite(
@@ -29,7 +29,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> masked_linear_backward_composite(
     std::array<bool, 3> output_mask) {
   check_linear(input, weight, mask);
   at::Tensor grad_input, grad_weight, grad_bias;
-  if (output_mask[0]) grad_input = at::matmul(grad_output, apply_mask(weight, mask));
+  if (output_mask[0]) grad_input = at::matmul(grad_output, gemm_weight(weight, mask));
   const auto grad_2d = grad_output.reshape({-1, weight.size(0)});
   if (output_mask[1]) {
     grad_weight = grad_2d.t().mm(input.reshape({-1, weight.size(1)}));
