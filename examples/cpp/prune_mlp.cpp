@@ -41,10 +41,13 @@ int main() {
   const auto y = torch::sin(x.sum(1, true)) + 0.1 * x.slice(1, 0, 1);
   Mlp model;
   std::cout << "dense loss " << train(model, x, y, 300) << "\n";
-  for (double sparsity : {0.5, 0.8, 0.9}) {
-    const auto report = deepcomp::prune(*model, {.sparsity = sparsity});
-    std::cout << "pruned to sparsity " << sparsity << ", retrained loss " << train(model, x, y, 150) << "\n";
-    if (sparsity == 0.9) std::cout << report;
+  // Three prune → retrain rounds toward 90% sparsity (the schedule's step() ends each epoch).
+  deepcomp::PruningSchedule schedule(*model, {.sparsity = 0.9}, {.steps = 3});
+  while (!schedule.done()) {
+    const auto report = schedule.step();
+    std::cout << "pruned to " << report->total_kept() << "/" << report->total_weights()
+              << " weights kept, retrained loss " << train(model, x, y, 150) << "\n";
+    if (schedule.done()) std::cout << *report;
   }
   return 0;
 }

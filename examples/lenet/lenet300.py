@@ -7,7 +7,7 @@ epoch at a smaller learning rate. Prints the dense and pruned test accuracy, the
 table and the wall time, and writes them to <out>/summary.json.
 
     make demo                                    # or, from the repository root:
-    .venv/bin/python examples/lenet/lenet300.py [--epochs 8 --retrain-epochs 1 ...]
+    .venv/bin/python examples/lenet/lenet300.py [--epochs 8 --retrain-epochs 2 ...]
 
 Needs Debian's dataset-fashion-mnist package (see fashion_mnist.py).
 """
@@ -30,15 +30,17 @@ PAPER_DENSITIES = (0.08, 0.09, 0.26)
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=8, help="dense training epochs")
-    parser.add_argument("--retrain-epochs", type=int, default=1, help="retraining epochs after each pruning round")
+    parser.add_argument("--retrain-epochs", type=int, default=2, help="retraining epochs after each pruning round")
     parser.add_argument("--rounds", type=int, default=4, help="pruning rounds toward the final sparsity")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (momentum 0.9), dense")
-    parser.add_argument("--retrain-lr", type=float, default=0.01, help="SGD learning rate between pruning rounds")
+    parser.add_argument("--retrain-lr", type=float, default=0.02, help="SGD learning rate between pruning rounds")
     parser.add_argument("--final-lr", type=float, default=0.002,
                         help="learning rate of the last dense epoch and of the last retraining epoch")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+    # One thread: this MLP's matrices are too small to gain from a second one, and torch's OpenMP
+    # threads spin-wait, so with two on a two-core machine that is also busy, training ran 10x slower.
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1)")
     parser.add_argument("--data-root", default=fashion_mnist.DEFAULT_ROOT)
     parser.add_argument("--out", default="results/lenet300", help="directory for summary.json")
     return parser.parse_args()
@@ -91,8 +93,9 @@ def set_lr(optimizer, lr: float) -> None:
 def train_and_prune(args, model, train, test):
     """Dense epochs, then a pruning round every --retrain-epochs epochs, then one final epoch.
 
-    The schedule sees every epoch: its first round falls at the end of the last dense epoch, so no
-    epoch is spent retraining a model that has not been pruned yet.
+    Returns (dense accuracy, pruned accuracy, last PruneReport, epochs run). The schedule sees every
+    epoch: its first round falls at the end of the last dense epoch, so no epoch is spent
+    "retraining" a model that has not been pruned yet.
     """
     schedule = deepcomp.PruningSchedule(model, sparsity=layer_sparsities(model), steps=args.rounds,
                                         every=args.retrain_epochs, start=args.epochs - 1)
@@ -110,8 +113,10 @@ def train_and_prune(args, model, train, test):
         if epoch == args.epochs - 1:
             dense_acc = acc
         pruned = schedule.step()
-        report = pruned or report
-        kept = f", pruned to {100 * pruned.kept_fraction:.2f}% kept" if pruned else ""
+        kept = ""
+        if pruned is not None:
+            report = pruned
+            kept = f", pruned to {100 * pruned.kept_fraction:.2f}% kept"
         print(f"epoch {epoch + 1:2d}/{epochs}  {seconds:4.1f} s  loss {loss:.4f}  test acc {100 * acc:.2f}%{kept}",
               flush=True)
     return dense_acc, acc, report, epochs
@@ -152,8 +157,7 @@ def main() -> None:
     print(f"wall time: {seconds:.1f} s")
     write_json_atomically(os.path.join(args.out, "summary.json"), {
         "dense_accuracy": dense_acc, "pruned_accuracy": pruned_acc, "kept_fraction": report.kept_fraction,
-        "report": report.to_dict(), "epochs": epochs, "dense_epochs": args.epochs,
-        "retrain_epochs": args.retrain_epochs, "rounds": args.rounds, "seconds": seconds,
+        "report": report.to_dict(), "epochs": epochs, "seconds": seconds, "settings": vars(args),
     })
 
 

@@ -5,3 +5,4 @@
 #include <deepcomp/nn/masked_linear.h>
 #include <deepcomp/ops.h>
 #include <deepcomp/prune.h>
+#include <deepcomp/schedule.h>
