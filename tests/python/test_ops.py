@@ -133,3 +133,17 @@ def test_ops_give_shapes_on_meta_tensors():
     w = torch.empty(3, 6, device="meta")
     out = ops.masked_linear(torch.empty(2, 6, device="meta"), w, torch.empty(3, 6, dtype=torch.bool, device="meta"))
     assert out.shape == (2, 3)
+
+
+@pytest.mark.parametrize("pruned_value", [0.0, -0.0, float("nan"), float("inf"), 3.0])
+def test_masked_ops_ignore_whatever_a_pruned_weight_holds(device, pruned_value):
+    # Pruned entries that are ±0 let the CPU GEMM use the weight itself; anything else is masked.
+    mask = ref.random_mask((7, 11), device=device)
+    w = torch.randn(7, 11, device=device).masked_fill(~mask, pruned_value).requires_grad_()
+    x = torch.randn(5, 11, device=device, requires_grad=True)
+    out = ops.masked_linear(x, w, mask)
+    clean = w.detach().masked_fill(~mask, 0.0)
+    torch.testing.assert_close(out, ref.masked_linear(x, clean, mask))
+    grad_x, grad_w = torch.autograd.grad(out.sum(), (x, w))
+    torch.testing.assert_close(grad_x, torch.autograd.grad(ref.masked_linear(x, clean, mask).sum(), x)[0])
+    assert torch.all(grad_w[~mask] == 0)

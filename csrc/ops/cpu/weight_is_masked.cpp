@@ -5,6 +5,8 @@
 
 #include <functional>
 
+#include "ops/mask_value.h"
+
 namespace deepcomp::ops {
 
 bool weight_is_masked_cpu(const at::Tensor& weight, const at::Tensor& mask) {
@@ -16,9 +18,9 @@ bool weight_is_masked_cpu(const at::Tensor& weight, const at::Tensor& mask) {
     masked = at::parallel_reduce(
         0, weight.numel(), at::internal::GRAIN_SIZE, true,
         [&](int64_t begin, int64_t end, bool) {
-          bool chunk_masked = true;  // no early exit, so the loop vectorises
-          for (int64_t i = begin; i < end; ++i) chunk_masked &= keep[i] || w[i] == scalar_t(0);
-          return chunk_masked;
+          BitsOf<scalar_t> stray = 0;  // no early exit, so the loop vectorises
+          for (int64_t i = begin; i < end; ++i) stray |= stray_bits(w[i], keep[i]);
+          return stray == 0;
         },
         std::logical_and<bool>());
   });

@@ -1,4 +1,4 @@
-// Whether a CPU weight already holds exactly 0 wherever its mask prunes it.
+// Whether a CPU weight already holds ±0 wherever its mask prunes it.
 #pragma once
 
 #include <ATen/ATen.h>
