@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <iomanip>
 #include <ostream>
-#include <set>
 #include <sstream>
 
 namespace deepcomp {

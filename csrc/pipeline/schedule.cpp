@@ -28,7 +28,8 @@ PruningSchedule::PruningSchedule(torch::nn::Module& model, PruneOptions final, P
 
 PruneOptions PruningSchedule::round_options(int64_t round) const {
   const double fraction = static_cast<double>(round) / static_cast<double>(options_.steps);
-  PruneOptions options{.layers = final_.layers};
+  PruneOptions options;
+  options.layers = final_.layers;
   if (final_.sparsity) options.sparsity = ramp(*final_.sparsity, sparsity_at, fraction);
   if (final_.sensitivity) options.sensitivity = ramp(*final_.sensitivity, sensitivity_at, fraction);
   return options;
