@@ -15,4 +15,21 @@ inline void check_weight_and_mask(const char* op, const at::Tensor& weight, cons
               weight.device());
 }
 
+// A shared layer's weight: indices (uint8, the weight's shape), mask (bool, same shape) and a 1-D
+// codebook, all on one device.
+inline void check_shared_weight(const char* op, const at::Tensor& indices, const at::Tensor& mask,
+                                const at::Tensor& codebook) {
+  TORCH_CHECK(indices.scalar_type() == at::kByte, op, ": indices must be a uint8 tensor, got ",
+              indices.scalar_type());
+  TORCH_CHECK(mask.scalar_type() == at::kBool, op, ": mask must be a bool tensor, got ", mask.scalar_type());
+  TORCH_CHECK(mask.sizes() == indices.sizes(), op, ": mask shape ", mask.sizes(), " differs from indices shape ",
+              indices.sizes());
+  TORCH_CHECK(codebook.dim() == 1 && codebook.numel() >= 1, op, ": codebook must be a non-empty 1-D tensor, got shape ",
+              codebook.sizes());
+  TORCH_CHECK(codebook.is_floating_point(), op, ": codebook must be floating-point, got ", codebook.scalar_type());
+  TORCH_CHECK(indices.device() == codebook.device() && mask.device() == codebook.device(), op,
+              ": indices (", indices.device(), "), mask (", mask.device(), ") and codebook (", codebook.device(),
+              ") must be on one device");
+}
+
 }  // namespace deepcomp::ops

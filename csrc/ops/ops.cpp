@@ -68,6 +68,61 @@ at::Tensor magnitude_prune(const at::Tensor& weight, const at::Tensor& mask, std
   return handle.call(weight, mask, sensitivity, sparsity);
 }
 
+std::tuple<at::Tensor, at::Tensor> kmeans_quantize(const at::Tensor& weight, const OptionalTensor& mask, int64_t bits,
+                                                   const std::string& init, const std::string& method, int64_t seed) {
+  static const auto handle =
+      op<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const OptionalTensor&, int64_t, c10::string_view,
+                                            c10::string_view, int64_t)>("deepcomp::kmeans_quantize");
+  return handle.call(weight, mask, bits, init, method, seed);
+}
+
+at::Tensor codebook_decode(const at::Tensor& indices, const at::Tensor& mask, const at::Tensor& codebook) {
+  static const auto handle =
+      op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&)>("deepcomp::codebook_decode");
+  return handle.call(indices, mask, codebook);
+}
+
+at::Tensor codebook_grad(const at::Tensor& grad_weight, const at::Tensor& indices, const at::Tensor& mask,
+                         int64_t num_codes) {
+  static const auto handle =
+      op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t)>("deepcomp::codebook_grad");
+  return handle.call(grad_weight, indices, mask, num_codes);
+}
+
+at::Tensor shared_linear(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
+                         const at::Tensor& codebook, const OptionalTensor& bias) {
+  static const auto handle = op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                           const at::Tensor&, const OptionalTensor&)>("deepcomp::shared_linear");
+  return handle.call(input, indices, mask, codebook, bias);
+}
+
+Grads shared_linear_backward(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices,
+                             const at::Tensor& mask, const at::Tensor& codebook, std::array<bool, 3> output_mask) {
+  static const auto handle = op<Grads(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                      const at::Tensor&, std::array<bool, 3>)>("deepcomp::shared_linear_backward");
+  return handle.call(grad_output, input, indices, mask, codebook, output_mask);
+}
+
+at::Tensor shared_conv2d(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
+                         const at::Tensor& codebook, const OptionalTensor& bias, at::IntArrayRef stride,
+                         at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups) {
+  static const auto handle =
+      op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, const OptionalTensor&,
+                    at::IntArrayRef, at::IntArrayRef, at::IntArrayRef, int64_t)>("deepcomp::shared_conv2d");
+  return handle.call(input, indices, mask, codebook, bias, stride, padding, dilation, groups);
+}
+
+Grads shared_conv2d_backward(const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices,
+                             const at::Tensor& mask, const at::Tensor& codebook, at::IntArrayRef stride,
+                             at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+                             std::array<bool, 3> output_mask) {
+  static const auto handle =
+      op<Grads(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+               at::IntArrayRef, at::IntArrayRef, at::IntArrayRef, int64_t, std::array<bool, 3>)>(
+          "deepcomp::shared_conv2d_backward");
+  return handle.call(grad_output, input, indices, mask, codebook, stride, padding, dilation, groups, output_mask);
+}
+
 bool built_with_cuda() {
 #ifdef DEEPCOMP_WITH_CUDA
   return true;

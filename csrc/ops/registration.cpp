@@ -26,4 +26,33 @@ TORCH_LIBRARY(deepcomp, m) {
       "-> (Tensor, Tensor, Tensor)");
   // One magnitude-pruning step: the new (smaller or equal) mask. Exactly one criterion.
   m.def("magnitude_prune(Tensor weight, Tensor mask, float? sensitivity, float? sparsity) -> Tensor");
+
+  // Stage 2, trained quantization. A shared layer's weight is codebook[indices] where mask, else 0:
+  // indices (uint8, the weight's shape) pick one of the codebook's k = 2^bits centroids.
+  // Cluster a layer's unpruned weights with 1-D k-means: (codebook (k, ascending), indices), each
+  // kept weight's index that of its nearest centroid, pruned ones 0. mask None: all are kept.
+  // init: 'linear' | 'density' | 'random' (seeded); method: 'lloyd' | 'exact'.
+  m.def(
+      "kmeans_quantize(Tensor weight, Tensor? mask, int bits, str init='linear', str method='lloyd', "
+      "int seed=0) -> (Tensor, Tensor)");
+  // The dense weight of a shared layer: codebook[indices] where mask, exactly 0 elsewhere.
+  m.def("codebook_decode(Tensor indices, Tensor mask, Tensor codebook) -> Tensor");
+  // Per-cluster gradient reduction: entry c is the sum of grad_weight over the kept weights whose
+  // index is c (the gradient of codebook_decode w.r.t. the codebook).
+  m.def("codebook_grad(Tensor grad_weight, Tensor indices, Tensor mask, int num_codes) -> Tensor");
+  // Linear layer with a shared weight: input (*, in) -> (*, out).
+  m.def("shared_linear(Tensor input, Tensor indices, Tensor mask, Tensor codebook, Tensor? bias) -> Tensor");
+  // Gradients of shared_linear w.r.t. (input, codebook, bias); those not asked for are undefined.
+  m.def(
+      "shared_linear_backward(Tensor grad_output, Tensor input, Tensor indices, Tensor mask, Tensor codebook, "
+      "bool[3] output_mask) -> (Tensor, Tensor, Tensor)");
+  // Conv2d layer with a shared weight (zero padding; padding modes are the module's job).
+  m.def(
+      "shared_conv2d(Tensor input, Tensor indices, Tensor mask, Tensor codebook, Tensor? bias, int[2] stride, "
+      "int[2] padding, int[2] dilation, int groups) -> Tensor");
+  // Gradients of shared_conv2d w.r.t. (input, codebook, bias), as for shared_linear_backward.
+  m.def(
+      "shared_conv2d_backward(Tensor grad_output, Tensor input, Tensor indices, Tensor mask, Tensor codebook, "
+      "int[2] stride, int[2] padding, int[2] dilation, int groups, bool[3] output_mask) "
+      "-> (Tensor, Tensor, Tensor)");
 }

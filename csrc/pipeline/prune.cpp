@@ -6,10 +6,10 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 
-#include <algorithm>
-#include <iomanip>
 #include <ostream>
 #include <sstream>
+
+#include "pipeline/table.h"
 
 namespace deepcomp {
 namespace {
@@ -125,25 +125,17 @@ int64_t PruneReport::total_kept() const {
 }
 
 std::string PruneReport::table() const {
-  const auto shape_text = [](const std::vector<int64_t>& shape) {
-    std::ostringstream text;
-    for (size_t i = 0; i < shape.size(); ++i) text << (i ? "x" : "") << shape[i];
-    return text.str();
+  const auto percent = [](int64_t kept, int64_t weights) {
+    return fixed(weights ? 100.0 * static_cast<double>(kept) / static_cast<double>(weights) : 100.0, 2) + "%";
   };
-  size_t name_width = 5;
-  for (const auto& layer : layers) name_width = std::max(name_width, layer.name.size());
-  std::ostringstream out;
-  const auto row = [&](const std::string& name, const std::string& shape, int64_t weights, int64_t kept) {
-    const double percent = weights ? 100.0 * static_cast<double>(kept) / weights : 100.0;
-    out << std::left << std::setw(static_cast<int>(name_width)) << name << "  " << std::setw(16) << shape
-        << std::right << std::setw(12) << weights << std::setw(12) << kept << std::setw(9) << std::fixed
-        << std::setprecision(2) << percent << "%\n";
-  };
-  out << std::left << std::setw(static_cast<int>(name_width)) << "layer" << "  " << std::setw(16) << "shape"
-      << std::right << std::setw(12) << "weights" << std::setw(12) << "kept" << std::setw(10) << "kept %" << "\n";
-  for (const auto& layer : layers) row(layer.name, shape_text(layer.shape), layer.weights, layer.kept);
-  row("total", "", total_weights(), total_kept());
-  return out.str();
+  std::vector<TableRow> rows;
+  for (const auto& layer : layers) {
+    rows.push_back({layer.name, shape_text(layer.shape), std::to_string(layer.weights), std::to_string(layer.kept),
+                    percent(layer.kept, layer.weights)});
+  }
+  return format_table({"layer", "shape", "weights", "kept", "kept %"}, rows,
+                      {"total", "", std::to_string(total_weights()), std::to_string(total_kept()),
+                       percent(total_kept(), total_weights())});
 }
 
 std::ostream& operator<<(std::ostream& stream, const PruneReport& report) { return stream << report.table(); }

@@ -1,10 +1,12 @@
-"""LeNet-300-100 on Fashion-MNIST: train dense, then prune iteratively with retraining to ~8% of weights.
+"""LeNet-300-100 on Fashion-MNIST: train dense, prune to ~8% of the weights, quantize to 5 bits.
 
-Stage 1 of Deep Compression (Han et al., ICLR 2016) on the paper's smallest network, on CPU:
+Stages 1 and 2 of Deep Compression (Han et al., ICLR 2016) on the paper's smallest network, on CPU:
 train the 784-300-100-10 MLP dense, then prune it in several rounds toward the paper's per-layer
 densities (fc1 8%, fc2 9%, fc3 26% kept), retraining between rounds, and finish with a retraining
-epoch at a smaller learning rate. Prints the dense and pruned test accuracy, the final per-layer
-table and the wall time, and writes them to <out>/summary.json.
+epoch at a smaller learning rate. Then quantize every layer's surviving weights to a codebook of
+2^5 centroids (the paper's width for fully connected layers) and fine-tune the centroids.
+Prints the test accuracy dense, pruned, quantized and after centroid fine-tuning, the per-layer
+tables and the wall time, and writes them to <out>/summary.json.
 
     make demo                                    # or, from the repository root:
     .venv/bin/python examples/lenet/lenet300.py [--epochs 8 --retrain-epochs 2 ...]
@@ -37,6 +39,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--retrain-lr", type=float, default=0.02, help="SGD learning rate between pruning rounds")
     parser.add_argument("--final-lr", type=float, default=0.002,
                         help="learning rate of the last dense epoch and of the last retraining epoch")
+    parser.add_argument("--bits", type=int, default=5, help="codebook bits per layer (the paper: 5 for fc)")
+    parser.add_argument("--finetune-epochs", type=int, default=2, help="centroid fine-tuning epochs")
+    parser.add_argument("--finetune-lr", type=float, default=1e-4, help="Adam learning rate of the centroids")
     parser.add_argument("--seed", type=int, default=0)
     # One thread: this MLP's matrices are too small to gain from a second one, and torch's OpenMP
     # threads spin-wait, so with two on a two-core machine that is also busy, training ran 10x slower.
@@ -122,6 +127,26 @@ def train_and_prune(args, model, train, test):
     return dense_acc, acc, report, epochs
 
 
+def quantize_and_finetune(args, model, train, test):
+    """Stage 2: cluster each layer's surviving weights, then fine-tune the codebooks (and biases).
+
+    Returns (QuantizeReport, accuracy right after quantizing, accuracy after fine-tuning)."""
+    report = deepcomp.quantize(model, bits=args.bits)
+    quantized_acc = accuracy(model, *test)
+    print(f"quantized to {args.bits} bits: test acc {100 * quantized_acc:.2f}%", flush=True)
+    # A centroid's gradient sums those of all its weights; Adam's step does not grow with that sum.
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.finetune_lr)
+    generator = torch.Generator().manual_seed(args.seed + 1)
+    acc = quantized_acc
+    for epoch in range(args.finetune_epochs):
+        began = time.perf_counter()
+        loss = train_epoch(model, optimizer, *train, args.batch_size, generator)
+        acc = accuracy(model, *test)
+        print(f"centroid fine-tuning {epoch + 1}/{args.finetune_epochs}  {time.perf_counter() - began:4.1f} s  "
+              f"loss {loss:.4f}  test acc {100 * acc:.2f}%", flush=True)
+    return report, quantized_acc, acc
+
+
 def write_json_atomically(path: str, data: dict) -> None:
     """Readers never see a half-written file: write a temporary file beside it, then rename."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
@@ -139,8 +164,8 @@ def write_json_atomically(path: str, data: dict) -> None:
 
 def main() -> None:
     args = parse_args()
-    if args.epochs < 1 or args.retrain_epochs < 1 or args.rounds < 1:
-        raise SystemExit("lenet300: --epochs, --retrain-epochs and --rounds must be >= 1")
+    if args.epochs < 1 or args.retrain_epochs < 1 or args.rounds < 1 or args.finetune_epochs < 0:
+        raise SystemExit("lenet300: --epochs, --retrain-epochs and --rounds must be >= 1, --finetune-epochs >= 0")
     start = time.perf_counter()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -149,15 +174,20 @@ def main() -> None:
     model = lenet_300_100()
 
     dense_acc, pruned_acc, report, epochs = train_and_prune(args, model, train, test)
+    quantize_report, quantized_acc, finetuned_acc = quantize_and_finetune(args, model, train, test)
     seconds = time.perf_counter() - start
 
-    print(f"\ndense test accuracy:  {100 * dense_acc:.2f}%")
     print(f"\nfinal pruning round ({report.total_kept} of {report.total_weights} weights kept):\n{report}\n")
-    print(f"pruned test accuracy: {100 * pruned_acc:.2f}% ({100 * (pruned_acc - dense_acc):+.2f} points)")
+    print(f"quantization ({args.bits} bits, linear init):\n{quantize_report}\n")
+    for stage, acc in (("dense", dense_acc), ("pruned", pruned_acc), ("quantized", quantized_acc),
+                       ("centroids fine-tuned", finetuned_acc)):
+        print(f"{stage + ' test accuracy:':32s} {100 * acc:.2f}% ({100 * (acc - dense_acc):+.2f} points)")
     print(f"wall time: {seconds:.1f} s")
     write_json_atomically(os.path.join(args.out, "summary.json"), {
         "dense_accuracy": dense_acc, "pruned_accuracy": pruned_acc, "kept_fraction": report.kept_fraction,
-        "report": report.to_dict(), "epochs": epochs, "seconds": seconds, "settings": vars(args),
+        "quantized_accuracy": quantized_acc, "finetuned_accuracy": finetuned_acc,
+        "report": report.to_dict(), "quantize_report": quantize_report.to_dict(), "epochs": epochs,
+        "seconds": seconds, "settings": vars(args),
     })
 
 

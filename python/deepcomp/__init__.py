@@ -5,6 +5,11 @@ Stage 1, pruning::
     report = deepcomp.prune(model, sparsity=0.9)   # nn.Linear/nn.Conv2d -> masked twins, in place
     print(report)                                  # per-layer table
     # ... retrain with any optimizer: pruned weights stay exactly zero ...
+
+Stage 2, trained quantization::
+
+    report = deepcomp.quantize(model)              # -> SharedLinear/SharedConv2d (5 / 8 bits), in place
+    # ... fine-tune the codebooks with an optimizer built over model.parameters() ...
 """
 import torch  # noqa: F401  (loads LibTorch, which libdeepcomp links against)
 
@@ -12,6 +17,7 @@ from . import _C  # noqa: F401  (loading libdeepcomp registers the ops: torch.op
 from . import nn, ops
 from .nn import enforce_masks
 from .prune import LayerPruneStats, PruneReport, prune
+from .quantize import LayerQuantizeStats, QuantizeReport, quantize
 from .schedule import PruningSchedule
 
 __version__ = "0.1.0"
@@ -19,11 +25,14 @@ built_with_cuda = _C.built_with_cuda
 
 __all__ = [
     "LayerPruneStats",
+    "LayerQuantizeStats",
     "PruneReport",
     "PruningSchedule",
+    "QuantizeReport",
     "built_with_cuda",
     "enforce_masks",
     "nn",
     "ops",
     "prune",
+    "quantize",
 ]

@@ -5,7 +5,7 @@ module is the one Python facade over torch.ops.deepcomp. Shapes as in csrc/inclu
 a linear weight is (out_features, in_features), a conv2d weight (out, in / groups, kH, kW); a mask
 is a bool tensor of the weight's shape on its device (True keeps the weight).
 """
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 
@@ -49,6 +49,49 @@ def magnitude_prune(weight: torch.Tensor, mask: torch.Tensor, *, sensitivity: Op
     return _ops.magnitude_prune.default(weight, mask, sensitivity, sparsity)
 
 
+def kmeans_quantize(weight: torch.Tensor, mask: Optional[torch.Tensor], bits: int, *, init: str = "linear",
+                    method: str = "lloyd", seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Clusters the weights that survive mask (None: all) with 1-D k-means into k = 2^bits centroids.
+
+    Returns (codebook, indices): the k centroids in ascending order (weight's dtype) and a uint8
+    tensor of weight's shape holding each kept weight's nearest centroid (0 where pruned).
+    init: "linear" (evenly spaced from min to max, the paper's best), "density" (evenly spaced in
+    the CDF) or "random" (k distinct weights drawn with seed). method: "lloyd" (iterate from init
+    until no weight changes cluster) or "exact" (least squared error by dynamic programming; exact
+    while distinct values × k <= 2^25, else over groups of neighbouring values, then Lloyd).
+    Fewer distinct values than k: each gets its own centroid; the spare entries repeat the largest.
+    Raises ValueError for bits outside 1..8, an unknown init or method, NaN/Inf among kept weights.
+    """
+    return _ops.kmeans_quantize.default(weight, mask, bits, init, method, seed)
+
+
+def codebook_decode(indices: torch.Tensor, mask: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+    """codebook[indices] where mask, exactly 0 elsewhere: a shared layer's dense weight (differentiable
+    w.r.t. codebook). indices: uint8; mask: bool of indices' shape; codebook: 1-D."""
+    return _ops.codebook_decode.default(indices, mask, codebook)
+
+
+def codebook_grad(grad_weight: torch.Tensor, indices: torch.Tensor, mask: torch.Tensor,
+                  num_codes: int) -> torch.Tensor:
+    """The per-cluster gradient reduction: entry c sums grad_weight over the kept weights with index c."""
+    return _ops.codebook_grad.default(grad_weight, indices, mask, num_codes)
+
+
+def shared_linear(input: torch.Tensor, indices: torch.Tensor, mask: torch.Tensor, codebook: torch.Tensor,
+                  bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """input (*, in_features) -> (*, out_features) with the weight codebook[indices] ⊙ mask."""
+    return _ops.shared_linear.default(input, indices, mask, codebook, bias)
+
+
+def shared_conv2d(input: torch.Tensor, indices: torch.Tensor, mask: torch.Tensor, codebook: torch.Tensor,
+                  bias: Optional[torch.Tensor] = None, stride: Sequence[int] = (1, 1),
+                  padding: Sequence[int] = (0, 0), dilation: Sequence[int] = (1, 1),
+                  groups: int = 1) -> torch.Tensor:
+    """2-D convolution (zero padding) of input (N, C, H, W) or (C, H, W) with codebook[indices] ⊙ mask."""
+    return _ops.shared_conv2d.default(input, indices, mask, codebook, bias, list(stride), list(padding),
+                                      list(dilation), groups)
+
+
 # Fake kernels: output metadata only, for torch.compile and torch.library.opcheck.
 
 @torch.library.register_fake("deepcomp::apply_mask")
@@ -89,3 +132,44 @@ def _masked_conv2d_backward_fake(grad_output, input, weight, mask, stride, paddi
 @torch.library.register_fake("deepcomp::magnitude_prune")
 def _magnitude_prune_fake(weight, mask, sensitivity, sparsity):
     return torch.empty_like(mask)
+
+
+@torch.library.register_fake("deepcomp::kmeans_quantize")
+def _kmeans_quantize_fake(weight, mask, bits, init="linear", method="lloyd", seed=0):
+    return weight.new_empty((2 ** bits,)), weight.new_empty(weight.shape, dtype=torch.uint8)
+
+
+@torch.library.register_fake("deepcomp::codebook_decode")
+def _codebook_decode_fake(indices, mask, codebook):
+    return codebook.new_empty(indices.shape)
+
+
+@torch.library.register_fake("deepcomp::codebook_grad")
+def _codebook_grad_fake(grad_weight, indices, mask, num_codes):
+    return grad_weight.new_empty((num_codes,))
+
+
+@torch.library.register_fake("deepcomp::shared_linear")
+def _shared_linear_fake(input, indices, mask, codebook, bias):
+    return input.new_empty((*input.shape[:-1], indices.shape[0]))
+
+
+@torch.library.register_fake("deepcomp::shared_linear_backward")
+def _shared_linear_backward_fake(grad_output, input, indices, mask, codebook, output_mask):
+    return (input.new_empty(input.shape) if output_mask[0] else None,
+            codebook.new_empty(codebook.shape) if output_mask[1] else None,
+            grad_output.new_empty((indices.shape[0],)) if output_mask[2] else None)
+
+
+@torch.library.register_fake("deepcomp::shared_conv2d")
+def _shared_conv2d_fake(input, indices, mask, codebook, bias, stride, padding, dilation, groups):
+    weight = codebook.new_empty(indices.shape)
+    return torch.nn.functional.conv2d(input, weight, bias, stride, padding, dilation, groups)
+
+
+@torch.library.register_fake("deepcomp::shared_conv2d_backward")
+def _shared_conv2d_backward_fake(grad_output, input, indices, mask, codebook, stride, padding, dilation, groups,
+                                 output_mask):
+    return (input.new_empty(input.shape) if output_mask[0] else None,
+            codebook.new_empty(codebook.shape) if output_mask[1] else None,
+            grad_output.new_empty((indices.shape[0],)) if output_mask[2] else None)

@@ -1,5 +1,4 @@
 """Stage 1 of Deep Compression: magnitude pruning of a model's Linear and Conv2d layers, in place."""
-import difflib
 from dataclasses import dataclass, field
 from numbers import Real
 from typing import Dict, Iterable, List, Optional, Tuple, Union
@@ -7,6 +6,7 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 import torch
 
 from . import ops
+from ._layers import check_layer, select_layers, swap_children
 from .nn import MaskedConv2d, MaskedLayer, MaskedLinear
 from .report import format_table
 
@@ -120,7 +120,7 @@ def prune(model: torch.nn.Module, *, sensitivity: Optional[LayerValues] = None,
             kind = "Conv2d" if isinstance(layer, MaskedConv2d) else "Linear"
             report.layers.append(LayerPruneStats(name, kind, tuple(layer.weight.shape), layer.weight.numel(),
                                                  layer.kept()))
-    _swap_children(model, swapped)
+    swap_children(model, swapped)
     return report
 
 
@@ -138,44 +138,15 @@ def _prunable(module: torch.nn.Module) -> bool:
     return isinstance(module, MaskedLayer) or type(module) in _MASKED_TWIN
 
 
-def _check_layer(model: torch.nn.Module, modules: dict, name: str) -> None:
-    if not isinstance(name, str):
-        raise TypeError(f"deepcomp.prune: layer names are strings, got {name!r}")
-    if name not in modules:
-        known = [n for n, m in modules.items() if _prunable(m)]
-        close = difflib.get_close_matches(name, known, n=3)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else f"; prunable layers: {known}"
-        raise ValueError(f"deepcomp.prune: no layer named {name!r} in the model{hint}")
-    module = modules[name]
-    if not _prunable(module):
-        raise TypeError(f"deepcomp.prune: layer {name!r} is a {type(module).__name__}; deepcomp prunes "
-                        "nn.Linear and nn.Conv2d (and their masked twins)")
-    if module is model and not isinstance(module, MaskedLayer):
-        raise TypeError(f"deepcomp.prune: the model itself is an {type(module).__name__}, which cannot be "
-                        "replaced in place; wrap it (nn.Sequential(layer)) or convert it with from_dense()")
+_CHECK = dict(caller="deepcomp.prune", accepts=_prunable,
+              kinds="nn.Linear and nn.Conv2d (and their masked twins)",
+              in_place=lambda module: isinstance(module, MaskedLayer))
 
 
 def _select_layers(model, modules: dict, layers, values) -> List[str]:
-    if isinstance(layers, str):
-        layers = [layers]
-    if layers is None:
-        selected = [name for name, module in modules.items() if _prunable(module)]
-    else:
-        selected = list(dict.fromkeys(layers))
-    for name in selected:
-        _check_layer(model, modules, name)
+    selected = select_layers(model, modules, layers, **_CHECK)
     if isinstance(values, dict):
         for name in values:
-            _check_layer(model, modules, name)
+            check_layer(model, modules, name, **_CHECK)
         selected = [name for name in selected if name in values]
     return selected
-
-
-def _swap_children(model: torch.nn.Module, swapped: dict) -> None:
-    """Puts each new layer wherever its dense original was a child (a layer may be shared)."""
-    if not swapped:
-        return
-    for module in model.modules():
-        for key, child in list(module._modules.items()):
-            if child is not None and id(child) in swapped:
-                module._modules[key] = swapped[id(child)]

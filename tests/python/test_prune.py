@@ -122,7 +122,7 @@ def test_nan_in_a_weight_names_the_layer_and_changes_nothing():
 
 
 def test_the_model_itself_cannot_be_swapped():
-    with pytest.raises(TypeError, match="the model itself is an Linear"):
+    with pytest.raises(TypeError, match="the model itself is a Linear"):
         deepcomp.prune(nn.Linear(4, 4), sparsity=0.5)
     masked = MaskedLinear(4, 4)
     assert deepcomp.prune(masked, sparsity=0.5)[""].kept == 8

@@ -3,6 +3,9 @@
 
 #include <deepcomp/nn/masked_conv2d.h>
 #include <deepcomp/nn/masked_linear.h>
+#include <deepcomp/nn/shared_conv2d.h>
+#include <deepcomp/nn/shared_linear.h>
 #include <deepcomp/ops.h>
 #include <deepcomp/prune.h>
+#include <deepcomp/quantize.h>
 #include <deepcomp/schedule.h>

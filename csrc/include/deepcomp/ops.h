@@ -11,6 +11,7 @@
 
 #include <array>
 #include <optional>
+#include <string>
 #include <tuple>
 
 namespace deepcomp::ops {
@@ -51,6 +52,52 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> masked_conv2d_backward(
 // Raises c10::ValueError for a bad criterion and for NaN/Inf among the surviving weights.
 at::Tensor magnitude_prune(const at::Tensor& weight, const at::Tensor& mask,
                            std::optional<double> sensitivity, std::optional<double> sparsity);
+
+// Stage 2, trained quantization. A shared layer's weight is codebook[indices] where mask, else 0:
+// `indices` (uint8, the weight's shape) picks one of the k = 2^bits centroids of the 1-D `codebook`.
+
+// Clusters the weights that survive `mask` (all of them when mask is nullopt) with 1-D k-means:
+// returns (codebook: k = 2^bits ascending centroids in the weight's dtype, indices: uint8 of the
+// weight's shape, each kept weight's nearest centroid, 0 where pruned). bits in 1..8.
+//   init: "linear" (evenly spaced from min to max, the paper's best), "density" (evenly spaced in
+//     the CDF) or "random" (k distinct weights drawn with `seed`);
+//   method: "lloyd" (from init until no weight changes cluster) or "exact" (least squared error
+//     by dynamic programming; exact while distinct values × k ≤ 2^25, else over merged groups).
+// Fewer distinct values than k: each gets its own centroid, the spare entries repeat the largest.
+// Raises c10::ValueError for bad arguments and NaN/Inf among the kept weights.
+std::tuple<at::Tensor, at::Tensor> kmeans_quantize(const at::Tensor& weight, const std::optional<at::Tensor>& mask,
+                                                   int64_t bits, const std::string& init = "linear",
+                                                   const std::string& method = "lloyd", int64_t seed = 0);
+
+// codebook[indices] where mask, exactly 0 elsewhere (differentiable w.r.t. the codebook).
+at::Tensor codebook_decode(const at::Tensor& indices, const at::Tensor& mask, const at::Tensor& codebook);
+
+// The per-cluster gradient reduction: entry c = Σ grad_weight[i] over kept i with indices[i] == c.
+at::Tensor codebook_grad(const at::Tensor& grad_weight, const at::Tensor& indices, const at::Tensor& mask,
+                         int64_t num_codes);
+
+// y = x decode(indices, mask, codebook)ᵀ + bias. input: (*, in_features) -> (*, out_features).
+at::Tensor shared_linear(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
+                         const at::Tensor& codebook, const std::optional<at::Tensor>& bias);
+
+// Gradients of shared_linear w.r.t. (input, codebook, bias), only those flagged in output_mask.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_linear_backward(const at::Tensor& grad_output,
+                                                                      const at::Tensor& input,
+                                                                      const at::Tensor& indices,
+                                                                      const at::Tensor& mask,
+                                                                      const at::Tensor& codebook,
+                                                                      std::array<bool, 3> output_mask);
+
+// 2-D convolution with the decoded shared weight, as masked_conv2d.
+at::Tensor shared_conv2d(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
+                         const at::Tensor& codebook, const std::optional<at::Tensor>& bias, at::IntArrayRef stride,
+                         at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups);
+
+// Gradients of shared_conv2d w.r.t. (input, codebook, bias), as for shared_linear_backward.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_conv2d_backward(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
+    const at::Tensor& codebook, at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+    int64_t groups, std::array<bool, 3> output_mask);
 
 // True when this libdeepcomp was built with its CUDA kernels.
 bool built_with_cuda();

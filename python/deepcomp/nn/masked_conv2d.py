@@ -1,7 +1,7 @@
 import torch
-import torch.nn.functional as F
 
 from .. import ops
+from .conv_padding import pad_for_op
 from .masked_layer import MaskedLayer
 
 
@@ -30,13 +30,6 @@ class MaskedConv2d(MaskedLayer, torch.nn.Conv2d):
         return layer._adopt(module)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        # The op pads symmetrically with zeros; other padding modes and the asymmetric 'same' of an
-        # even kernel are padded here, as nn.Conv2d does.
-        left, right, top, bottom = self._reversed_padding_repeated_twice
-        if self.padding_mode == "zeros" and left == right and top == bottom:
-            padding = (top, left)
-        else:
-            mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
-            input, padding = F.pad(input, self._reversed_padding_repeated_twice, mode=mode), (0, 0)
+        input, padding = pad_for_op(self, input)
         return ops.masked_conv2d(input, self.weight, self.mask, self.bias, self.stride, padding,
                                  self.dilation, self.groups)

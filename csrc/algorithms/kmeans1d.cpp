@@ -1,0 +1,247 @@
+#include "algorithms/kmeans1d.h"
+
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <random>
+#include <unordered_set>
+
+namespace deepcomp::algorithms {
+namespace {
+
+// Lloyd runs until its clusters stop changing; in 1-D each step is cheap (k galloping searches),
+// so this cap is only a guard against cycling on ties.
+constexpr int kMaxLloydIterations = 100000;
+// The exact DP keeps one split point per (cluster, group): at most this many (128 MiB of int32).
+// More distinct values than fit are merged into equal-count groups of neighbours (see exact()).
+constexpr int64_t kMaxDpCells = int64_t{1} << 25;
+
+// Prefix sums of (x - shift) over a sorted sequence, shift the median: a run's mean or squared
+// error in O(1), in double, without the cancellation of large sums.
+struct PrefixSums {
+  double shift = 0;
+  std::vector<double> count, sum, sum_sq;  // prefix arrays, size m + 1
+
+  double mean(int64_t begin, int64_t end) const {
+    return shift + (sum[end] - sum[begin]) / (count[end] - count[begin]);
+  }
+  double squared_error(int64_t begin, int64_t end) const {  // of the elements [begin, end)
+    const double s = sum[end] - sum[begin];
+    return std::max(0.0, sum_sq[end] - sum_sq[begin] - s * s / (count[end] - count[begin]));
+  }
+};
+
+// Prefix sums over groups of sorted values; group g is [starts[g], starts[g + 1]).
+template <typename T>
+PrefixSums group_sums(const std::vector<T>& sorted, const std::vector<int64_t>& starts) {
+  PrefixSums sums;
+  sums.shift = sorted[sorted.size() / 2];
+  const size_t m = starts.size() - 1;
+  sums.count.assign(m + 1, 0);
+  sums.sum.assign(m + 1, 0);
+  sums.sum_sq.assign(m + 1, 0);
+  for (size_t g = 0; g < m; ++g) {
+    double s = 0, s2 = 0;
+    for (int64_t i = starts[g]; i < starts[g + 1]; ++i) {
+      const double x = static_cast<double>(sorted[i]) - sums.shift;
+      s += x;
+      s2 += x * x;
+    }
+    sums.count[g + 1] = sums.count[g] + static_cast<double>(starts[g + 1] - starts[g]);
+    sums.sum[g + 1] = sums.sum[g] + s;
+    sums.sum_sq[g + 1] = sums.sum_sq[g] + s2;
+  }
+  return sums;
+}
+
+// Where each run of equal values starts (and n at the end).
+template <typename T>
+std::vector<int64_t> distinct_runs(const std::vector<T>& sorted) {
+  std::vector<int64_t> starts{0};
+  for (size_t i = 1; i < sorted.size(); ++i) {
+    if (sorted[i] != sorted[i - 1]) starts.push_back(static_cast<int64_t>(i));
+  }
+  starts.push_back(static_cast<int64_t>(sorted.size()));
+  return starts;
+}
+
+// The first index i in [0, n] with sorted[i] >= bound, galloping out from `hint`: between Lloyd
+// steps a boundary moves little, so this touches a few cache lines instead of log2(n).
+template <typename T>
+int64_t first_at_least(const std::vector<T>& sorted, double bound, int64_t hint) {
+  const auto n = static_cast<int64_t>(sorted.size());
+  const auto below = [&](int64_t i) { return static_cast<double>(sorted[i]) < bound; };
+  int64_t lo = hint, hi = hint;  // the answer lies in [lo, hi]
+  int64_t step = 1;
+  if (hint < n && below(hint)) {  // right of hint
+    lo = hi = hint + 1;
+    while (hi < n && below(hi)) lo = hi + 1, hi = std::min(n, lo + step), step *= 2;
+  } else {  // hint or left of it
+    while (lo > 0 && !below(lo - 1)) hi = lo - 1, lo = std::max<int64_t>(0, hi - step), step *= 2;
+  }
+  const auto first = std::partition_point(sorted.begin() + lo, sorted.begin() + hi,
+                                          [&](T x) { return static_cast<double>(x) < bound; });
+  return first - sorted.begin();
+}
+
+// Lloyd's iterations on sorted values: cluster j is the run between the midpoints to its
+// neighbours, its new centroid the run's mean. Centroids stay sorted; an empty cluster keeps its
+// centroid. Stops when no boundary moves (a fixed point: the same runs give the same means).
+template <typename T>
+void lloyd(const std::vector<T>& sorted, std::vector<double>& centroids) {
+  const auto k = static_cast<int64_t>(centroids.size());
+  // Prefix sums of (x - median), built once: a run's mean is then O(1).
+  const double shift = sorted[sorted.size() / 2];
+  std::vector<double> prefix(sorted.size() + 1, 0.0);
+  for (size_t i = 0; i < sorted.size(); ++i) prefix[i + 1] = prefix[i] + (static_cast<double>(sorted[i]) - shift);
+  std::vector<int64_t> start(k + 1, 0);
+  start[k] = static_cast<int64_t>(sorted.size());
+  for (int iteration = 0; iteration < kMaxLloydIterations; ++iteration) {
+    bool moved = iteration == 0;
+    for (int64_t j = 1; j < k; ++j) {
+      const int64_t first = first_at_least(sorted, 0.5 * (centroids[j - 1] + centroids[j]), start[j]);
+      moved |= first != start[j];
+      start[j] = first;
+    }
+    if (!moved) return;
+    for (int64_t j = 0; j < k; ++j) {
+      const int64_t count = start[j + 1] - start[j];
+      if (count > 0) centroids[j] = shift + (prefix[start[j + 1]] - prefix[start[j]]) / static_cast<double>(count);
+    }
+  }
+}
+
+// The optimal clustering of the groups of `sums` into k contiguous runs (k < number of groups):
+// D[c][j] = min over i of D[c-1][i-1] + error(groups i..j). The best i is monotone in j, so each
+// row is solved by divide and conquer in O(m log m). Returns each cluster's mean.
+std::vector<double> optimal_runs(const PrefixSums& sums, int64_t k) {
+  const auto m = static_cast<int64_t>(sums.count.size()) - 1;
+  std::vector<double> previous(m), current(m);
+  for (int64_t j = 0; j < m; ++j) previous[j] = sums.squared_error(0, j + 1);
+  std::vector<int32_t> split(static_cast<size_t>((k - 1) * m));  // first group of cluster c, per j
+  for (int64_t c = 1; c < k; ++c) {
+    int32_t* row = split.data() + (c - 1) * m;
+    const std::function<void(int64_t, int64_t, int64_t, int64_t)> solve = [&](int64_t lo, int64_t hi,
+                                                                              int64_t opt_lo, int64_t opt_hi) {
+      if (lo > hi) return;
+      const int64_t mid = lo + (hi - lo) / 2;
+      double best = std::numeric_limits<double>::infinity();
+      int64_t best_i = opt_lo;
+      for (int64_t i = opt_lo; i <= std::min(mid, opt_hi); ++i) {
+        const double cost = previous[i - 1] + sums.squared_error(i, mid + 1);
+        if (cost < best) best = cost, best_i = i;
+      }
+      current[mid] = best;
+      row[mid] = static_cast<int32_t>(best_i);
+      solve(lo, mid - 1, opt_lo, best_i);
+      solve(mid + 1, hi, best_i, opt_hi);
+    };
+    solve(c, m - 1, c, m - 1);
+    previous.swap(current);
+  }
+  std::vector<double> centroids(k);
+  int64_t end = m;  // clusters c..k-1 cover groups [end, m)
+  for (int64_t c = k - 1; c >= 1; --c) {
+    const int64_t first = split[(c - 1) * m + (end - 1)];
+    centroids[c] = sums.mean(first, end);
+    end = first;
+  }
+  centroids[0] = sums.mean(0, end);
+  return centroids;
+}
+
+// Exact when the distinct values fit the DP's memory; beyond that, the DP runs over equal-count
+// groups of neighbouring values (optimal among clusterings that keep groups whole), and Lloyd's
+// iterations then refine on the individual values.
+template <typename T>
+std::vector<double> exact(const std::vector<T>& sorted, const std::vector<int64_t>& runs, int64_t k) {
+  const int64_t max_groups = kMaxDpCells / (k - 1);
+  auto starts = runs;
+  if (static_cast<int64_t>(runs.size()) - 1 > max_groups) {
+    const auto n = static_cast<int64_t>(sorted.size());
+    starts.resize(max_groups + 1);
+    for (int64_t g = 0; g <= max_groups; ++g) starts[g] = g * n / max_groups;
+  }
+  auto centroids = optimal_runs(group_sums(sorted, starts), k);
+  lloyd(sorted, centroids);
+  return centroids;
+}
+
+// A draw in [0, bound) from one 64-bit word (Lemire's multiply-shift): the same on every platform,
+// unlike std::uniform_int_distribution.
+uint64_t below(uint64_t word, uint64_t bound) {
+  return static_cast<uint64_t>((static_cast<unsigned __int128>(word) * bound) >> 64);
+}
+
+template <typename T>
+std::vector<double> initial_codebook(const std::vector<T>& sorted, int64_t k, CodebookInit init, uint64_t seed) {
+  const auto n = static_cast<int64_t>(sorted.size());
+  std::vector<double> centroids(k);
+  switch (init) {
+    case CodebookInit::linear: {
+      const double lo = sorted.front(), hi = sorted.back();
+      for (int64_t j = 0; j < k; ++j) centroids[j] = lo + (hi - lo) * static_cast<double>(j) / static_cast<double>(k - 1);
+      break;
+    }
+    case CodebookInit::density:
+      for (int64_t j = 0; j < k; ++j) centroids[j] = sorted[std::min(n - 1, (2 * j + 1) * n / (2 * k))];
+      break;
+    case CodebookInit::random: {
+      // Floyd's sampling of k distinct positions of the sorted values: independent of the order
+      // of the weights in the layer, so the same weights give the same codebook.
+      std::mt19937_64 engine(seed);
+      std::unordered_set<int64_t> picked;
+      for (int64_t j = n - k; j < n; ++j) {
+        const auto t = static_cast<int64_t>(below(engine(), static_cast<uint64_t>(j + 1)));
+        picked.insert(picked.contains(t) ? j : t);
+      }
+      std::vector<int64_t> positions(picked.begin(), picked.end());
+      std::sort(positions.begin(), positions.end());
+      for (int64_t j = 0; j < k; ++j) centroids[j] = sorted[positions[j]];
+      break;
+    }
+  }
+  return centroids;
+}
+
+}  // namespace
+
+CodebookInit parse_codebook_init(const std::string& name) {
+  if (name == "linear") return CodebookInit::linear;
+  if (name == "density") return CodebookInit::density;
+  if (name == "random") return CodebookInit::random;
+  C10_THROW_ERROR(ValueError, "unknown codebook init '" + name + "'; use 'linear', 'density' or 'random'");
+}
+
+KMeansMethod parse_kmeans_method(const std::string& name) {
+  if (name == "lloyd") return KMeansMethod::lloyd;
+  if (name == "exact") return KMeansMethod::exact;
+  C10_THROW_ERROR(ValueError, "unknown k-means method '" + name + "'; use 'lloyd' or 'exact'");
+}
+
+template <typename T>
+std::vector<double> kmeans1d(const std::vector<T>& sorted, int64_t k, CodebookInit init, KMeansMethod method,
+                             uint64_t seed) {
+  TORCH_CHECK_VALUE(k >= 2, "k-means needs k >= 2 centroids, got ", k);
+  if (sorted.empty()) return std::vector<double>(k, 0.0);
+  const auto runs = distinct_runs(sorted);
+  if (static_cast<int64_t>(runs.size()) - 1 <= k) {  // one centroid per distinct value; the rest repeat the last
+    std::vector<double> centroids(k, static_cast<double>(sorted.back()));
+    for (size_t r = 0; r + 1 < runs.size(); ++r) centroids[r] = sorted[runs[r]];
+    return centroids;
+  }
+  if (method == KMeansMethod::exact) return exact(sorted, runs, k);
+  auto centroids = initial_codebook(sorted, k, init, seed);
+  lloyd(sorted, centroids);
+  return centroids;
+}
+
+template std::vector<double> kmeans1d<float>(const std::vector<float>&, int64_t, CodebookInit, KMeansMethod,
+                                             uint64_t);
+template std::vector<double> kmeans1d<double>(const std::vector<double>&, int64_t, CodebookInit, KMeansMethod,
+                                              uint64_t);
+
+}  // namespace deepcomp::algorithms

@@ -1,0 +1,62 @@
+// Stage 2 of Deep Compression in C++: trained quantization (weight sharing) of a LibTorch model.
+//
+// quantize() clusters each selected layer's kept weights with 1-D k-means and puts a SharedLinear /
+// SharedConv2d in its place in the parent module (torch::nn::Module::replace_module). C++ modules
+// hold their children by type, so a model that calls its layers through typed members re-binds
+// them afterwards, as replace_module asks; calling the registered children (named_children(),
+// Sequential built after quantize) needs nothing more. Build the fine-tuning optimizer afterwards:
+// the codebooks are new Parameters.
+#pragma once
+
+#include <deepcomp/nn/shared_layer.h>
+
+#include <torch/nn/module.h>
+
+#include <iosfwd>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace deepcomp {
+
+// One width for every selected layer, or per qualified layer name (overriding the default).
+using LayerBits = std::variant<int64_t, std::map<std::string, int64_t>>;
+
+struct QuantizeOptions {
+  // 1..8; default 8 for conv layers and 5 for linear ones (the paper's widths).
+  std::optional<LayerBits> bits;
+  std::string init = "linear";  // "linear" | "density" | "random"
+  std::string method = "lloyd";  // "lloyd" | "exact"
+  int64_t seed = 0;             // for init = "random"
+  // Restrict to these qualified names; default: every Linear, Conv2d, and masked or shared twin.
+  std::optional<std::vector<std::string>> layers;
+};
+
+struct LayerQuantizeStats {
+  std::string name;
+  std::string kind;  // "Linear" or "Conv2d"
+  std::vector<int64_t> shape;
+  int64_t bits = 0;
+  int64_t weights = 0;
+  int64_t kept = 0;
+  int64_t clusters_used = 0;
+  double squared_error = 0;  // Σ (w - its centroid)² over the kept weights, before fine-tuning
+  double index_entropy = 0;  // bits per kept weight an ideal entropy coder needs for the indices
+  int64_t k() const { return int64_t{1} << bits; }
+};
+
+struct QuantizeReport {
+  std::vector<LayerQuantizeStats> layers;
+  // A fixed-width table: layer, type, shape, bits, k, used, kept, squared error, entropy.
+  std::string table() const;
+};
+std::ostream& operator<<(std::ostream& stream, const QuantizeReport& report);
+
+// Quantizes the selected layers of `model` (see above) and reports each. Every check and every
+// clustering runs before any layer is replaced, so on an error (c10::ValueError naming the layer)
+// the model is as it was.
+QuantizeReport quantize(torch::nn::Module& model, const QuantizeOptions& options = {});
+
+}  // namespace deepcomp

@@ -1,0 +1,47 @@
+#include <deepcomp/nn/shared_linear.h>
+#include <deepcomp/ops.h>
+
+#include "nn/register_shared.h"
+
+namespace deepcomp::nn {
+
+SharedLinearImpl::SharedLinearImpl(const torch::nn::LinearOptions& options_, int64_t bits)
+    : options(options_), bits_(bits) {
+  reset();
+}
+
+SharedLinearImpl::SharedLinearImpl(const torch::nn::LinearOptions& options_, const torch::Tensor& weight,
+                                   const torch::Tensor& mask, const torch::Tensor& bias, int64_t bits,
+                                   const ClusterOptions& cluster)
+    : options(options_), bits_(bits) {
+  TORCH_CHECK_VALUE(weight.sizes() == torch::IntArrayRef({options.out_features(), options.in_features()}),
+                    "SharedLinear: weight shape ", weight.sizes(), " is not (out_features, in_features) = (",
+                    options.out_features(), ", ", options.in_features(), ")");
+  register_shared(*this, weight, mask, bias, bits, cluster);
+}
+
+SharedLinearImpl::SharedLinearImpl(const torch::nn::Linear& dense, int64_t bits, const ClusterOptions& cluster)
+    : SharedLinearImpl(dense->options, dense->weight, torch::ones_like(dense->weight, torch::kBool), dense->bias,
+                       bits, cluster) {}
+
+SharedLinearImpl::SharedLinearImpl(const MaskedLinear& masked, int64_t bits, const ClusterOptions& cluster)
+    : SharedLinearImpl(masked->options, masked->weight, masked->mask, masked->bias, bits, cluster) {}
+
+void SharedLinearImpl::reset() {
+  const torch::nn::Linear dense(options);  // torch's own initialisation of a fresh layer
+  register_shared(*this, dense->weight, torch::ones_like(dense->weight, torch::kBool), dense->bias, bits_, {});
+}
+
+void SharedLinearImpl::pretty_print(std::ostream& stream) const {
+  stream << "deepcomp::nn::SharedLinear(in_features=" << options.in_features()
+         << ", out_features=" << options.out_features() << ", bias=" << std::boolalpha << options.bias()
+         << ", bits=" << bits_ << ", kept=" << mask.sum().item<int64_t>() << "/" << mask.numel() << ")";
+}
+
+torch::Tensor SharedLinearImpl::forward(const torch::Tensor& input) {
+  return ops::shared_linear(input, indices, mask, codebook, bias.defined() ? std::optional(bias) : std::nullopt);
+}
+
+torch::Tensor SharedLinearImpl::weight() const { return ops::codebook_decode(indices, mask, codebook); }
+
+}  // namespace deepcomp::nn

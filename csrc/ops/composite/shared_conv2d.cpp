@@ -1,0 +1,54 @@
+// shared_conv2d and its backward, built from codebook_decode / codebook_grad (device twins) and
+// ATen's convolution: the dense weight is decoded into a temporary and never stored.
+#include <torch/library.h>
+
+#include <deepcomp/ops.h>
+
+#include "ops/checks.h"
+
+namespace deepcomp::ops {
+namespace {
+
+void check_conv(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
+                const at::Tensor& codebook, int64_t groups) {
+  check_shared_weight("shared_conv2d", indices, mask, codebook);
+  TORCH_CHECK(indices.dim() == 4,
+              "shared_conv2d: indices must be (out_channels, in_channels/groups, kH, kW), got ", indices.sizes());
+  TORCH_CHECK(input.dim() == 3 || input.dim() == 4, "shared_conv2d: input must be (N, C, H, W) or (C, H, W), got ",
+              input.sizes());
+  TORCH_CHECK(groups > 0, "shared_conv2d: groups must be positive, got ", groups);
+}
+
+at::Tensor shared_conv2d_composite(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
+                                   const at::Tensor& codebook, const std::optional<at::Tensor>& bias,
+                                   at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+                                   int64_t groups) {
+  check_conv(input, indices, mask, codebook, groups);
+  return at::conv2d(input, codebook_decode(indices, mask, codebook), bias, stride, padding, dilation, groups);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_conv2d_backward_composite(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
+    const at::Tensor& codebook, at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+    int64_t groups, std::array<bool, 3> output_mask) {
+  check_conv(input, indices, mask, codebook, groups);
+  const bool unbatched = input.dim() == 3;
+  const int64_t bias_size = indices.size(0);
+  auto [grad_input, grad_weight, grad_bias] = at::convolution_backward(
+      unbatched ? grad_output.unsqueeze(0) : grad_output, unbatched ? input.unsqueeze(0) : input,
+      codebook_decode(indices, mask, codebook), at::IntArrayRef(bias_size), stride, padding, dilation,
+      /*transposed=*/false, /*output_padding=*/{0, 0}, groups, output_mask);
+  if (grad_input.defined() && unbatched) grad_input = grad_input.squeeze(0);
+  const auto grad_codebook =
+      grad_weight.defined() ? codebook_grad(grad_weight, indices, mask, codebook.numel()) : at::Tensor();
+  return {grad_input, grad_codebook, grad_bias};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(deepcomp, CompositeExplicitAutograd, m) {
+  m.impl("shared_conv2d", &shared_conv2d_composite);
+  m.impl("shared_conv2d_backward", &shared_conv2d_backward_composite);
+}
+
+}  // namespace deepcomp::ops

@@ -1,0 +1,49 @@
+// shared_linear and its backward, built from codebook_decode / codebook_grad (device twins) and
+// ATen's GEMMs: the dense weight is decoded into a temporary for each GEMM and never stored.
+#include <torch/library.h>
+
+#include <deepcomp/ops.h>
+
+#include "ops/checks.h"
+
+namespace deepcomp::ops {
+namespace {
+
+void check_linear(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
+                  const at::Tensor& codebook) {
+  check_shared_weight("shared_linear", indices, mask, codebook);
+  TORCH_CHECK(indices.dim() == 2, "shared_linear: indices must be (out_features, in_features), got shape ",
+              indices.sizes());
+  TORCH_CHECK(input.dim() >= 1 && input.size(-1) == indices.size(1), "shared_linear: input shape ", input.sizes(),
+              " does not end in in_features = ", indices.size(1));
+}
+
+at::Tensor shared_linear_composite(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
+                                   const at::Tensor& codebook, const std::optional<at::Tensor>& bias) {
+  check_linear(input, indices, mask, codebook);
+  return at::linear(input, codebook_decode(indices, mask, codebook), bias);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_linear_backward_composite(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
+    const at::Tensor& codebook, std::array<bool, 3> output_mask) {
+  check_linear(input, indices, mask, codebook);
+  at::Tensor grad_input, grad_codebook, grad_bias;
+  if (output_mask[0]) grad_input = at::matmul(grad_output, codebook_decode(indices, mask, codebook));
+  const auto grad_2d = grad_output.reshape({-1, indices.size(0)});
+  if (output_mask[1]) {
+    const auto grad_weight = grad_2d.t().mm(input.reshape({-1, indices.size(1)}));
+    grad_codebook = codebook_grad(grad_weight, indices, mask, codebook.numel());
+  }
+  if (output_mask[2]) grad_bias = grad_2d.sum(0);
+  return {grad_input, grad_codebook, grad_bias};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(deepcomp, CompositeExplicitAutograd, m) {
+  m.impl("shared_linear", &shared_linear_composite);
+  m.impl("shared_linear_backward", &shared_linear_backward_composite);
+}
+
+}  // namespace deepcomp::ops

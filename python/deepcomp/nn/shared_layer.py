@@ -1,0 +1,122 @@
+"""What the shared (trained-quantization) layers have in common.
+
+A shared layer stores no dense weight: its weight is codebook[indices] where mask, else exactly 0.
+`codebook` (2^bits centroids) is the only weight Parameter, so an ordinary optimizer over
+model.parameters() fine-tunes the centroids: the gradient of centroid c is the sum of the gradients
+of the weights in cluster c (Deep Compression, section 3.3). Indices and mask are fixed buffers.
+"""
+from numbers import Integral
+from typing import Optional
+
+import torch
+
+from .. import ops
+from .masked_layer import MaskedLayer
+
+MIN_BITS, MAX_BITS = 1, 8
+INITS = ("linear", "density", "random")
+METHODS = ("lloyd", "exact")
+
+
+def check_bits(bits, where: str = "bits") -> int:
+    """bits as an int in 1..8, or a clear error."""
+    if isinstance(bits, bool) or not isinstance(bits, Integral):
+        raise TypeError(f"{where} must be an int in {MIN_BITS}..{MAX_BITS}, got {bits!r}")
+    if not MIN_BITS <= bits <= MAX_BITS:
+        raise ValueError(f"{where} must be in {MIN_BITS}..{MAX_BITS} (a codebook of 2^bits centroids), got {bits}")
+    return int(bits)
+
+
+def check_clustering(init: str, method: str) -> None:
+    if init not in INITS:
+        raise ValueError(f"unknown codebook init {init!r}; use one of {', '.join(map(repr, INITS))}")
+    if method not in METHODS:
+        raise ValueError(f"unknown k-means method {method!r}; use one of {', '.join(map(repr, METHODS))}")
+
+
+class SharedLayer(torch.nn.Module):
+    """Base of SharedLinear and SharedConv2d. Subclasses set `dense_type` (the torch layer they replace)
+    and implement `_options()` (their constructor's arguments) and `forward`."""
+
+    dense_type: type
+    codebook: torch.nn.Parameter
+    indices: torch.Tensor
+    mask: torch.Tensor
+    bias: Optional[torch.nn.Parameter]
+
+    def _register_shared(self, weight_shape, bits: int, bias: bool, device, dtype) -> None:
+        factory = {"device": device, "dtype": dtype}
+        self.codebook = torch.nn.Parameter(torch.empty(2 ** check_bits(bits), **factory))
+        self.register_buffer("indices", torch.zeros(weight_shape, dtype=torch.uint8, device=device))
+        self.register_buffer("mask", torch.ones(weight_shape, dtype=torch.bool, device=device))
+        self.register_parameter("bias", torch.nn.Parameter(torch.empty(weight_shape[0], **factory)) if bias else None)
+        self.reset_parameters()
+
+    @property
+    def bits(self) -> int:
+        return self.codebook.numel().bit_length() - 1
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The decoded dense weight (a new tensor; differentiable w.r.t. the codebook)."""
+        return ops.codebook_decode(self.indices, self.mask, self.codebook)
+
+    def reset_parameters(self) -> None:
+        """torch's initialisation of a fresh dense layer, clustered (all weights kept)."""
+        if self.codebook.is_meta:
+            return
+        dense = self.dense_type(**self._options(), bias=self.bias is not None, device=self.codebook.device,
+                                dtype=self.codebook.dtype)
+        self.cluster(dense.weight, None)
+        if self.bias is not None:
+            with torch.no_grad():
+                self.bias.copy_(dense.bias)
+
+    def cluster(self, weight: torch.Tensor, mask: Optional[torch.Tensor], *, init: str = "linear",
+                method: str = "lloyd", seed: int = 0) -> None:
+        """Sets codebook, indices and mask from a dense weight: k-means over the weights that survive
+        mask (None: all of them); see deepcomp.ops.kmeans_quantize."""
+        check_clustering(init, method)
+        if mask is None:
+            mask = torch.ones_like(weight, dtype=torch.bool)
+        with torch.no_grad():
+            codebook, indices = ops.kmeans_quantize(weight.detach(), mask, self.bits, init=init, method=method,
+                                                    seed=seed)
+            self.codebook.copy_(codebook)
+            self.indices.copy_(indices)
+            self.mask.copy_(mask)
+
+    @classmethod
+    def from_dense(cls, module: torch.nn.Module, bits: int, init: str = "linear", *, method: str = "lloyd",
+                   seed: int = 0) -> "SharedLayer":
+        """A shared layer clustered from module's weight: a plain or masked torch layer (pruned weights
+        stay pruned) or a shared one (re-clustered). Shares module's bias Parameter; module is unchanged."""
+        if not isinstance(module, (cls.dense_type, cls)):
+            raise TypeError(f"{cls.__name__}.from_dense needs an nn.{cls.dense_type.__name__} (plain, masked or "
+                            f"shared), got {type(module).__name__}")
+        weight = module.weight
+        layer = cls(**cls._options_of(module), bias=False, bits=bits, device="meta", dtype=weight.dtype)
+        layer = layer.to_empty(device=weight.device)
+        mask = module.mask if isinstance(module, (MaskedLayer, SharedLayer)) else None
+        layer.cluster(weight, mask, init=init, method=method, seed=seed)
+        layer.bias = module.bias
+        layer.train(module.training)
+        return layer
+
+    def _options(self) -> dict:
+        return self._options_of(self)
+
+    @classmethod
+    def _options_of(cls, module: torch.nn.Module) -> dict:
+        raise NotImplementedError
+
+    def kept(self) -> int:
+        """How many weights survive the mask."""
+        return int(self.mask.sum())
+
+    def clusters_used(self) -> int:
+        """How many centroids some kept weight points to."""
+        return int(torch.bincount(self.indices[self.mask].long(), minlength=self.codebook.numel()).count_nonzero())
+
+    def extra_repr(self) -> str:
+        return f"bits={self.bits}, kept={self.kept()}/{self.mask.numel()}"
