@@ -6,7 +6,9 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <queue>
 #include <random>
+#include <tuple>
 #include <unordered_set>
 
 namespace deepcomp::algorithms {
@@ -19,20 +21,37 @@ constexpr int kMaxLloydIterations = 100000;
 // More distinct values than fit are merged into equal-count groups of neighbours (see exact()).
 constexpr int64_t kMaxDpCells = int64_t{1} << 25;
 
-// Prefix sums of (x - shift) over a sorted sequence, shift the median: a run's mean or squared
-// error in O(1), in double, without the cancellation of large sums.
+// Prefix sums of (x - shift) over a sorted sequence, shift the median: a run's size, mean and
+// squared error in O(1), in double, without the cancellation of large sums. Over single elements
+// (count empty: a run's size is end - begin) or over groups of them (count holds their sizes).
 struct PrefixSums {
   double shift = 0;
   std::vector<double> count, sum, sum_sq;  // prefix arrays, size m + 1
 
-  double mean(int64_t begin, int64_t end) const {
-    return shift + (sum[end] - sum[begin]) / (count[end] - count[begin]);
+  int64_t size() const { return static_cast<int64_t>(sum.size()) - 1; }
+  double weight(int64_t begin, int64_t end) const {
+    return count.empty() ? static_cast<double>(end - begin) : count[end] - count[begin];
   }
-  double squared_error(int64_t begin, int64_t end) const {  // of the elements [begin, end)
+  double mean(int64_t begin, int64_t end) const { return shift + (sum[end] - sum[begin]) / weight(begin, end); }
+  double squared_error(int64_t begin, int64_t end) const {  // of the elements (groups) [begin, end)
     const double s = sum[end] - sum[begin];
-    return std::max(0.0, sum_sq[end] - sum_sq[begin] - s * s / (count[end] - count[begin]));
+    return std::max(0.0, sum_sq[end] - sum_sq[begin] - s * s / weight(begin, end));
   }
 };
+
+template <typename T>
+PrefixSums element_sums(const std::vector<T>& sorted) {
+  PrefixSums sums;
+  sums.shift = sorted[sorted.size() / 2];
+  sums.sum.assign(sorted.size() + 1, 0);
+  sums.sum_sq.assign(sorted.size() + 1, 0);
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    const double x = static_cast<double>(sorted[i]) - sums.shift;
+    sums.sum[i + 1] = sums.sum[i] + x;
+    sums.sum_sq[i + 1] = sums.sum_sq[i] + x * x;
+  }
+  return sums;
+}
 
 // Prefix sums over groups of sorted values; group g is [starts[g], starts[g + 1]).
 template <typename T>
@@ -87,18 +106,14 @@ int64_t first_at_least(const std::vector<T>& sorted, double bound, int64_t hint)
   return first - sorted.begin();
 }
 
-// Lloyd's iterations on sorted values: cluster j is the run between the midpoints to its
-// neighbours, its new centroid the run's mean. Centroids stay sorted; an empty cluster keeps its
-// centroid. Stops when no boundary moves (a fixed point: the same runs give the same means).
+// Lloyd's iterations on sorted values: cluster j is the run [start[j], start[j + 1]) between the
+// midpoints to its neighbours, its new centroid the run's mean. Centroids stay sorted; an empty
+// cluster keeps its centroid. Stops when no boundary moves (a fixed point: the same runs give the
+// same means).
 template <typename T>
-void lloyd(const std::vector<T>& sorted, std::vector<double>& centroids) {
+void lloyd_iterations(const std::vector<T>& sorted, const PrefixSums& sums, std::vector<double>& centroids,
+                      std::vector<int64_t>& start) {
   const auto k = static_cast<int64_t>(centroids.size());
-  // Prefix sums of (x - median), built once: a run's mean is then O(1).
-  const double shift = sorted[sorted.size() / 2];
-  std::vector<double> prefix(sorted.size() + 1, 0.0);
-  for (size_t i = 0; i < sorted.size(); ++i) prefix[i + 1] = prefix[i] + (static_cast<double>(sorted[i]) - shift);
-  std::vector<int64_t> start(k + 1, 0);
-  start[k] = static_cast<int64_t>(sorted.size());
   for (int iteration = 0; iteration < kMaxLloydIterations; ++iteration) {
     bool moved = iteration == 0;
     for (int64_t j = 1; j < k; ++j) {
@@ -108,9 +123,60 @@ void lloyd(const std::vector<T>& sorted, std::vector<double>& centroids) {
     }
     if (!moved) return;
     for (int64_t j = 0; j < k; ++j) {
-      const int64_t count = start[j + 1] - start[j];
-      if (count > 0) centroids[j] = shift + (prefix[start[j + 1]] - prefix[start[j]]) / static_cast<double>(count);
+      if (start[j + 1] > start[j]) centroids[j] = sums.mean(start[j], start[j + 1]);
     }
+  }
+}
+
+// Gives each empty cluster a use: it splits the cluster with the largest squared error at that
+// cluster's mean (scikit-learn relocates empty clusters too). With linear init on heavy-tailed
+// weights most centroids start where no weight is; without this they would stay unused. Returns
+// whether any centroid moved (then the centroids are the sorted means of the new runs).
+template <typename T>
+bool fill_empty_clusters(const std::vector<T>& sorted, const PrefixSums& sums, std::vector<double>& centroids,
+                         const std::vector<int64_t>& start) {
+  const auto k = static_cast<int64_t>(centroids.size());
+  std::priority_queue<std::tuple<double, int64_t, int64_t>> runs;  // (squared error, begin, end)
+  std::vector<double> unused;
+  for (int64_t j = 0; j < k; ++j) {
+    if (start[j + 1] > start[j]) {
+      runs.emplace(sums.squared_error(start[j], start[j + 1]), start[j], start[j + 1]);
+    } else {
+      unused.push_back(centroids[j]);
+    }
+  }
+  bool split = false;
+  while (!unused.empty() && std::get<0>(runs.top()) > 0) {
+    const auto [error, begin, end] = runs.top();
+    runs.pop();
+    const int64_t middle = first_at_least(sorted, sums.mean(begin, end), begin);
+    if (middle <= begin || middle >= end) {  // rounding put the mean on an end: nothing to split
+      runs.emplace(0.0, begin, end);
+      continue;
+    }
+    runs.emplace(sums.squared_error(begin, middle), begin, middle);
+    runs.emplace(sums.squared_error(middle, end), middle, end);
+    unused.pop_back();
+    split = true;
+  }
+  if (!split) return false;
+  centroids = unused;
+  for (; !runs.empty(); runs.pop()) centroids.push_back(sums.mean(std::get<1>(runs.top()), std::get<2>(runs.top())));
+  std::sort(centroids.begin(), centroids.end());
+  return true;
+}
+
+// Lloyd's iterations with empty clusters refilled, until neither changes anything. Each round
+// lowers the squared error, so this ends; the cap guards against rounding.
+template <typename T>
+void lloyd(const std::vector<T>& sorted, std::vector<double>& centroids) {
+  const auto k = static_cast<int64_t>(centroids.size());
+  const auto sums = element_sums(sorted);
+  std::vector<int64_t> start(k + 1, 0);
+  start[k] = static_cast<int64_t>(sorted.size());
+  for (int64_t round = 0; round <= 4 * k; ++round) {
+    lloyd_iterations(sorted, sums, centroids, start);
+    if (!fill_empty_clusters(sorted, sums, centroids, start)) return;
   }
 }
 
@@ -118,7 +184,7 @@ void lloyd(const std::vector<T>& sorted, std::vector<double>& centroids) {
 // D[c][j] = min over i of D[c-1][i-1] + error(groups i..j). The best i is monotone in j, so each
 // row is solved by divide and conquer in O(m log m). Returns each cluster's mean.
 std::vector<double> optimal_runs(const PrefixSums& sums, int64_t k) {
-  const auto m = static_cast<int64_t>(sums.count.size()) - 1;
+  const int64_t m = sums.size();
   std::vector<double> previous(m), current(m);
   for (int64_t j = 0; j < m; ++j) previous[j] = sums.squared_error(0, j + 1);
   std::vector<int32_t> split(static_cast<size_t>((k - 1) * m));  // first group of cluster c, per j
@@ -153,19 +219,35 @@ std::vector<double> optimal_runs(const PrefixSums& sums, int64_t k) {
   return centroids;
 }
 
-// Exact when the distinct values fit the DP's memory; beyond that, the DP runs over equal-count
-// groups of neighbouring values (optimal among clusterings that keep groups whole), and Lloyd's
-// iterations then refine on the individual values.
+// Where groups of neighbouring values start when there are too many distinct values for the DP:
+// half the boundaries at equal counts (fine where weights are dense), half at equal widths (fine
+// in the sparse tails, where a few large weights would otherwise share one wide group).
+template <typename T>
+std::vector<int64_t> neighbour_groups(const std::vector<T>& sorted, int64_t max_groups) {
+  const auto n = static_cast<int64_t>(sorted.size());
+  const int64_t half = max_groups / 2;
+  const double lo = sorted.front(), hi = sorted.back();
+  std::vector<int64_t> starts{n};
+  for (int64_t g = 0; g < half; ++g) {
+    starts.push_back(g * n / half);
+    const double bound = lo + (hi - lo) * static_cast<double>(g) / static_cast<double>(half);
+    starts.push_back(std::partition_point(sorted.begin(), sorted.end(),
+                                          [&](T x) { return static_cast<double>(x) < bound; }) -
+                     sorted.begin());
+  }
+  std::sort(starts.begin(), starts.end());
+  starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
+  return starts;
+}
+
+// Exact when the distinct values fit the DP's memory; beyond that, the DP runs over groups of
+// neighbouring values (optimal among clusterings that keep groups whole), and Lloyd's iterations
+// then refine on the individual values.
 template <typename T>
 std::vector<double> exact(const std::vector<T>& sorted, const std::vector<int64_t>& runs, int64_t k) {
   const int64_t max_groups = kMaxDpCells / (k - 1);
-  auto starts = runs;
-  if (static_cast<int64_t>(runs.size()) - 1 > max_groups) {
-    const auto n = static_cast<int64_t>(sorted.size());
-    starts.resize(max_groups + 1);
-    for (int64_t g = 0; g <= max_groups; ++g) starts[g] = g * n / max_groups;
-  }
-  auto centroids = optimal_runs(group_sums(sorted, starts), k);
+  const bool fits = static_cast<int64_t>(runs.size()) - 1 <= max_groups;
+  auto centroids = optimal_runs(group_sums(sorted, fits ? runs : neighbour_groups(sorted, max_groups)), k);
   lloyd(sorted, centroids);
   return centroids;
 }

@@ -181,7 +181,7 @@ def main() -> None:
     print(f"quantization ({args.bits} bits, linear init):\n{quantize_report}\n")
     for stage, acc in (("dense", dense_acc), ("pruned", pruned_acc), ("quantized", quantized_acc),
                        ("centroids fine-tuned", finetuned_acc)):
-        print(f"{stage + ' test accuracy:':32s} {100 * acc:.2f}% ({100 * (acc - dense_acc):+.2f} points)")
+        print(f"{stage + ' test accuracy:':36s} {100 * acc:.2f}% ({100 * (acc - dense_acc):+.2f} points)")
     print(f"wall time: {seconds:.1f} s")
     write_json_atomically(os.path.join(args.out, "summary.json"), {
         "dense_accuracy": dense_acc, "pruned_accuracy": pruned_acc, "kept_fraction": report.kept_fraction,
