@@ -6,7 +6,8 @@ PYTHON := .venv/bin/python
 setup:
 	scripts/setup.sh
 
-# The main job: LeNet-300-100 on Fashion-MNIST, trained dense, then pruned iteratively with retraining.
+# The main job: LeNet-300-100 on Fashion-MNIST, trained dense, pruned iteratively with retraining,
+# quantized to 5-bit codebooks with centroid fine-tuning.
 demo: setup
 	$(PYTHON) examples/lenet/lenet300.py
 
@@ -31,3 +32,5 @@ test-cpu-only: setup
 
 bench: setup
 	$(PYTHON) benchmarks/bench_pruning.py
+	$(PYTHON) -m pip install -q -r benchmarks/requirements.txt
+	$(PYTHON) benchmarks/bench_quantization.py

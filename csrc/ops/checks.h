@@ -32,4 +32,14 @@ inline void check_shared_weight(const char* op, const at::Tensor& indices, const
               ") must be on one device");
 }
 
+// shared_linear's arguments: a (out_features, in_features) shared weight and an input (*, in_features).
+inline void check_shared_linear(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
+                                const at::Tensor& codebook) {
+  check_shared_weight("shared_linear", indices, mask, codebook);
+  TORCH_CHECK(indices.dim() == 2, "shared_linear: indices must be (out_features, in_features), got shape ",
+              indices.sizes());
+  TORCH_CHECK(input.dim() >= 1 && input.size(-1) == indices.size(1), "shared_linear: input shape ", input.sizes(),
+              " does not end in in_features = ", indices.size(1));
+}
+
 }  // namespace deepcomp::ops

@@ -1,5 +1,6 @@
-// shared_linear and its backward, built from codebook_decode / codebook_grad (device twins) and
-// ATen's GEMMs: the dense weight is decoded into a temporary for each GEMM and never stored.
+// shared_linear and its backward on any device, built from codebook_decode / codebook_grad (device
+// twins) and ATen's GEMMs: the dense weight is decoded into a temporary for each GEMM and never
+// stored. The CPU has its own kernels (cpu/shared_linear.cpp), which decode a block at a time.
 #include <torch/library.h>
 
 #include <deepcomp/ops.h>
@@ -9,25 +10,16 @@
 namespace deepcomp::ops {
 namespace {
 
-void check_linear(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
-                  const at::Tensor& codebook) {
-  check_shared_weight("shared_linear", indices, mask, codebook);
-  TORCH_CHECK(indices.dim() == 2, "shared_linear: indices must be (out_features, in_features), got shape ",
-              indices.sizes());
-  TORCH_CHECK(input.dim() >= 1 && input.size(-1) == indices.size(1), "shared_linear: input shape ", input.sizes(),
-              " does not end in in_features = ", indices.size(1));
-}
-
 at::Tensor shared_linear_composite(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
                                    const at::Tensor& codebook, const std::optional<at::Tensor>& bias) {
-  check_linear(input, indices, mask, codebook);
+  check_shared_linear(input, indices, mask, codebook);
   return at::linear(input, codebook_decode(indices, mask, codebook), bias);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_linear_backward_composite(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
     const at::Tensor& codebook, std::array<bool, 3> output_mask) {
-  check_linear(input, indices, mask, codebook);
+  check_shared_linear(input, indices, mask, codebook);
   at::Tensor grad_input, grad_codebook, grad_bias;
   if (output_mask[0]) grad_input = at::matmul(grad_output, codebook_decode(indices, mask, codebook));
   const auto grad_2d = grad_output.reshape({-1, indices.size(0)});

@@ -3,6 +3,8 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 
 #include "ops/codebook_entry.h"
@@ -10,22 +12,26 @@
 namespace deepcomp::ops {
 namespace {
 
+// One load per weight from a 512-entry table: entries 256 + c hold centroid c, entries 0..255 the
+// 0 of a pruned weight, so (mask << 8 | index) picks the value without a branch. Out-of-range
+// indices are found by a max reduction that vectorises.
 bool codebook_decode_into_cpu(at::Tensor& weight, const at::Tensor& indices, const at::Tensor& mask,
                               const at::Tensor& codebook) {
   const int64_t n = indices.numel(), k = codebook.numel();
   const uint8_t* index = indices.const_data_ptr<uint8_t>();
-  const bool* keep = mask.const_data_ptr<bool>();
+  const uint8_t* keep = reinterpret_cast<const uint8_t*>(mask.const_data_ptr<bool>());
   std::atomic<bool> in_range{true};
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, codebook.scalar_type(), "codebook_decode_cpu", [&] {
+    std::array<scalar_t, 512> table;
+    table.fill(scalar_t(0));
     const scalar_t* centroid = codebook.const_data_ptr<scalar_t>();
+    std::copy(centroid, centroid + std::min<int64_t>(k, 256), table.begin() + 256);
     scalar_t* w = weight.mutable_data_ptr<scalar_t>();
     at::parallel_for(0, n, at::internal::GRAIN_SIZE, [&](int64_t begin, int64_t end) {
       uint8_t largest = 0;
-      for (int64_t i = begin; i < end; ++i) {
-        largest = std::max(largest, index[i]);
-        w[i] = keep[i] ? centroid[std::min<int64_t>(index[i], k - 1)] : scalar_t(0);
-      }
+      for (int64_t i = begin; i < end; ++i) largest = std::max(largest, index[i]);
       if (largest >= k) in_range = false;
+      for (int64_t i = begin; i < end; ++i) w[i] = table[(keep[i] << 8) | index[i]];
     });
   });
   return in_range;

@@ -1,10 +1,13 @@
 // CPU kernel of codebook_grad, the per-cluster gradient reduction: each thread sums into its own
-// k accumulators (in double for float), which are added up at the end. O(n) time, O(threads × k) memory.
+// accumulators (in double for float), which are added up at the end. O(n) time, O(threads × k) memory.
+// Neighbouring weights often share a cluster, so each thread keeps kLanes interleaved sets of k
+// sums: consecutive weights add into different sets, and the adds do not wait on one another.
 #include <ATen/AccumulateType.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <atomic>
 #include <vector>
 
@@ -12,6 +15,8 @@
 
 namespace deepcomp::ops {
 namespace {
+
+constexpr int64_t kLanes = 4;
 
 bool codebook_grad_into_cpu(at::Tensor& grad_codebook, const at::Tensor& grad_weight, const at::Tensor& indices,
                             const at::Tensor& mask) {
@@ -22,20 +27,21 @@ bool codebook_grad_into_cpu(at::Tensor& grad_codebook, const at::Tensor& grad_we
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad_weight.scalar_type(), "codebook_grad_cpu", [&] {
     using acc_t = at::acc_type<scalar_t, /*is_cuda=*/false>;
     const scalar_t* grad = grad_weight.const_data_ptr<scalar_t>();
-    std::vector<acc_t> partial(static_cast<size_t>(at::get_num_threads() * k), acc_t(0));
+    const int64_t sets = static_cast<int64_t>(at::get_num_threads()) * kLanes;
+    std::vector<acc_t> partial(static_cast<size_t>(sets * 256), acc_t(0));  // 256: any uint8 index fits
     at::parallel_for(0, n, at::internal::GRAIN_SIZE, [&](int64_t begin, int64_t end) {
-      acc_t* sum = partial.data() + at::get_thread_num() * k;
+      acc_t* sum = partial.data() + at::get_thread_num() * kLanes * 256;
       uint8_t largest = 0;
-      for (int64_t i = begin; i < end; ++i) {
-        largest = std::max(largest, index[i]);
-        if (keep[i]) sum[std::min<int64_t>(index[i], k - 1)] += static_cast<acc_t>(grad[i]);
-      }
+      for (int64_t i = begin; i < end; ++i) largest = std::max(largest, index[i]);
       if (largest >= k) in_range = false;
+      for (int64_t i = begin; i < end; ++i) {
+        sum[(i % kLanes) * 256 + index[i]] += keep[i] ? static_cast<acc_t>(grad[i]) : acc_t(0);
+      }
     });
     scalar_t* out = grad_codebook.mutable_data_ptr<scalar_t>();
     for (int64_t c = 0; c < k; ++c) {
       acc_t total = 0;
-      for (int thread = 0; thread < at::get_num_threads(); ++thread) total += partial[thread * k + c];
+      for (int64_t set = 0; set < sets; ++set) total += partial[set * 256 + c];
       out[c] = static_cast<scalar_t>(total);
     }
   });
