@@ -127,3 +127,21 @@ def test_shared_op_errors_name_the_problem():
         ops.codebook_grad(torch.randn(3, 6), indices.clamp(min=3), mask, 2)
     with pytest.raises(RuntimeError, match="in_features = 6"):
         ops.shared_linear(torch.randn(2, 5), indices, mask, codebook)
+
+
+@pytest.mark.parametrize("out_features,in_features,batch", [(200, 4096, 3), (250, 8192, 100)])
+def test_shared_linear_of_a_layer_decoded_in_several_blocks(out_features, in_features, batch):
+    # The CPU kernels decode ~2^18 weights (and at least a batch's worth of rows) at a time: these
+    # layers take several blocks, the last one partial, spread over the threads.
+    indices, mask, codebook = _shared_weight((out_features, in_features), bits=5, dtype=torch.float64)
+    codebook.requires_grad_()
+    x = torch.randn(batch, in_features, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(out_features, dtype=torch.float64, requires_grad=True)
+    out = ops.shared_linear(x, indices, mask, codebook, b)
+    expected = ref.shared_linear(x, indices, mask, codebook, b)
+    assert ref.relative_error(out, expected) < 1e-12
+    # A loss.sum() sends a stride-0 gradient: the kernels must not hand it to BLAS as it is.
+    upstream = torch.ones(1, dtype=torch.float64).expand_as(out) if batch == 3 else torch.randn_like(out)
+    for got, want in zip(torch.autograd.grad(out, (x, codebook, b), upstream),
+                         torch.autograd.grad(expected, (x, codebook, b), upstream)):
+        assert ref.relative_error(got, want) < 1e-12
