@@ -1,7 +1,7 @@
 // CPU kernel of codebook_grad, the per-cluster gradient reduction: each thread sums into its own
-// accumulators (in double for float), which are added up at the end. O(n) time, O(threads × k) memory.
-// Neighbouring weights often share a cluster, so each thread keeps kLanes interleaved sets of k
-// sums: consecutive weights add into different sets, and the adds do not wait on one another.
+// 256 accumulators (in double for float; any uint8 index fits), which are added up at the end.
+// O(n) time, O(threads × 256) memory. Pruned weights are skipped by a branch: measured faster than
+// branch-free adds of 0 or interleaved accumulator sets, dense or 90% pruned.
 #include <ATen/AccumulateType.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -16,8 +16,6 @@
 namespace deepcomp::ops {
 namespace {
 
-constexpr int64_t kLanes = 4;
-
 bool codebook_grad_into_cpu(at::Tensor& grad_codebook, const at::Tensor& grad_weight, const at::Tensor& indices,
                             const at::Tensor& mask) {
   const int64_t n = indices.numel(), k = grad_codebook.numel();
@@ -27,21 +25,21 @@ bool codebook_grad_into_cpu(at::Tensor& grad_codebook, const at::Tensor& grad_we
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad_weight.scalar_type(), "codebook_grad_cpu", [&] {
     using acc_t = at::acc_type<scalar_t, /*is_cuda=*/false>;
     const scalar_t* grad = grad_weight.const_data_ptr<scalar_t>();
-    const int64_t sets = static_cast<int64_t>(at::get_num_threads()) * kLanes;
-    std::vector<acc_t> partial(static_cast<size_t>(sets * 256), acc_t(0));  // 256: any uint8 index fits
+    const int64_t threads = at::get_num_threads();
+    std::vector<acc_t> partial(static_cast<size_t>(threads * 256), acc_t(0));
     at::parallel_for(0, n, at::internal::GRAIN_SIZE, [&](int64_t begin, int64_t end) {
-      acc_t* sum = partial.data() + at::get_thread_num() * kLanes * 256;
+      acc_t* sum = partial.data() + at::get_thread_num() * 256;
       uint8_t largest = 0;
       for (int64_t i = begin; i < end; ++i) largest = std::max(largest, index[i]);
       if (largest >= k) in_range = false;
       for (int64_t i = begin; i < end; ++i) {
-        sum[(i % kLanes) * 256 + index[i]] += keep[i] ? static_cast<acc_t>(grad[i]) : acc_t(0);
+        if (keep[i]) sum[index[i]] += static_cast<acc_t>(grad[i]);
       }
     });
     scalar_t* out = grad_codebook.mutable_data_ptr<scalar_t>();
     for (int64_t c = 0; c < k; ++c) {
       acc_t total = 0;
-      for (int64_t set = 0; set < sets; ++set) total += partial[set * 256 + c];
+      for (int64_t thread = 0; thread < threads; ++thread) total += partial[thread * 256 + c];
       out[c] = static_cast<scalar_t>(total);
     }
   });

@@ -15,26 +15,39 @@
 namespace deepcomp::ops {
 namespace {
 
-// About 1 MiB of float weights per block (L2-sized), and at least one row per input row: each
-// block's GEMM reads the whole input, so fewer rows would read the input more than the weight.
-int64_t rows_per_block(int64_t in_features, int64_t batch) {
-  constexpr int64_t kBlockElements = int64_t{1} << 18;
-  return std::max({int64_t{1}, kBlockElements / std::max<int64_t>(1, in_features), batch});
-}
+// How the weight's rows are split into blocks. About 1 MiB of float weights per block (L2-sized),
+// and at least one row per input row: each block's GEMM reads the whole input, so fewer rows would
+// read the input more than the weight. Blocks spread over the threads when there are enough of
+// them, else they run one after the other with multithreaded GEMMs.
+struct Blocks {
+  int64_t rows_per_block, count;
+  bool parallel;
 
-// Calls body(first_row, rows, thread) for each block of the weight's rows: blocks spread over the
-// threads when there are enough of them, else one after the other with multithreaded GEMMs.
-template <typename Body>
-void for_each_block(int64_t out_features, int64_t rows, const Body& body) {
-  const int64_t blocks = (out_features + rows - 1) / rows;
-  const int64_t grain = blocks >= at::get_num_threads() ? 1 : blocks + 1;  // blocks + 1: runs inline
-  at::parallel_for(0, blocks, grain, [&](int64_t first, int64_t last) {
-    for (int64_t block = first; block < last; ++block) {
-      const int64_t row = block * rows;
-      body(row, std::min(rows, out_features - row), at::get_thread_num());
+  Blocks(int64_t out_features, int64_t in_features, int64_t batch) {
+    constexpr int64_t kBlockElements = int64_t{1} << 18;
+    rows_per_block = std::max({int64_t{1}, kBlockElements / std::max<int64_t>(1, in_features), batch});
+    count = (out_features + rows_per_block - 1) / rows_per_block;
+    parallel = count >= at::get_num_threads();
+  }
+  // Partial sums that the blocks add into: one per thread, or one when the blocks run in turn.
+  int64_t slots() const { return parallel ? at::get_num_threads() : 1; }
+
+  // Calls body(first_row, rows, slot) for each block.
+  template <typename Body>
+  void for_each(int64_t out_features, const Body& body) const {
+    const auto run = [&](int64_t first, int64_t last) {
+      for (int64_t block = first; block < last; ++block) {
+        const int64_t row = block * rows_per_block;
+        body(row, std::min(rows_per_block, out_features - row), parallel ? at::get_thread_num() : 0);
+      }
+    };
+    if (parallel) {
+      at::parallel_for(0, count, 1, run);
+    } else {
+      run(0, count);
     }
-  });
-}
+  }
+};
 
 at::Tensor shared_linear_cpu(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
                              const at::Tensor& codebook, const std::optional<at::Tensor>& bias) {
@@ -42,13 +55,17 @@ at::Tensor shared_linear_cpu(const at::Tensor& input, const at::Tensor& indices,
   const int64_t out_features = indices.size(0), in_features = indices.size(1);
   const auto x = input.reshape({-1, in_features}).contiguous();
   const auto index = indices.contiguous(), keep = mask.contiguous();
-  auto out_t = at::empty({out_features, x.size(0)}, x.options());  // rows of the weight = rows of out_t
-  for_each_block(out_features, rows_per_block(in_features, x.size(0)), [&](int64_t row, int64_t rows, int) {
-    auto out_block = out_t.narrow(0, row, rows);
-    at::mm_out(out_block, codebook_decode(index.narrow(0, row, rows), keep.narrow(0, row, rows), codebook), x.t());
+  auto out = at::empty({x.size(0), out_features}, x.options());
+  const bool has_bias = bias.has_value() && bias->defined();
+  Blocks(out_features, in_features, x.size(0)).for_each(out_features, [&](int64_t row, int64_t rows, int64_t) {
+    auto out_block = out.narrow(1, row, rows);  // columns of out: a strided matrix BLAS writes in place
+    const auto weight = codebook_decode(index.narrow(0, row, rows), keep.narrow(0, row, rows), codebook);
+    if (has_bias) {
+      at::addmm_out(out_block, bias->narrow(0, row, rows), x, weight.t());
+    } else {
+      at::mm_out(out_block, x, weight.t());
+    }
   });
-  auto out = out_t.t().contiguous();
-  if (bias.has_value() && bias->defined()) out.add_(*bias);
   auto shape = input.sizes().vec();
   shape.back() = out_features;
   return out.view(shape);
@@ -63,23 +80,24 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_linear_backward_cpu(
   const auto x = input.reshape({-1, in_features}).contiguous();
   const auto grad = grad_output.reshape({-1, out_features}).contiguous();
   const auto index = indices.contiguous(), keep = mask.contiguous();
-  // Per-thread partial sums, added up after the blocks.
-  const int64_t threads = at::get_num_threads();
-  auto grad_input = output_mask[0] ? at::zeros({threads, x.size(0), in_features}, x.options()) : at::Tensor();
-  auto grad_codebook = output_mask[1] ? at::zeros({threads, codebook.numel()}, codebook.options()) : at::Tensor();
+  const Blocks blocks(out_features, in_features, x.size(0));
+  const int64_t slots = blocks.slots();
+  auto grad_input = output_mask[0] ? at::zeros({slots, x.size(0), in_features}, x.options()) : at::Tensor();
+  auto grad_codebook = output_mask[1] ? at::zeros({slots, codebook.numel()}, codebook.options()) : at::Tensor();
   if (output_mask[0] || output_mask[1]) {
-    for_each_block(out_features, rows_per_block(in_features, x.size(0)), [&](int64_t row, int64_t rows, int thread) {
+    blocks.for_each(out_features, [&](int64_t row, int64_t rows, int64_t slot) {
       const auto grad_block = grad.narrow(1, row, rows);
       const auto index_block = index.narrow(0, row, rows), keep_block = keep.narrow(0, row, rows);
-      if (output_mask[0]) grad_input[thread].addmm_(grad_block, codebook_decode(index_block, keep_block, codebook));
+      if (output_mask[0]) grad_input[slot].addmm_(grad_block, codebook_decode(index_block, keep_block, codebook));
       if (output_mask[1]) {
-        grad_codebook[thread].add_(
+        grad_codebook[slot].add_(
             codebook_grad(grad_block.t().mm(x), index_block, keep_block, codebook.numel()));
       }
     });
   }
-  return {output_mask[0] ? grad_input.sum(0).view(input.sizes()) : at::Tensor(),
-          output_mask[1] ? grad_codebook.sum(0) : at::Tensor(), output_mask[2] ? grad.sum(0) : at::Tensor()};
+  const auto total = [slots](const at::Tensor& partial) { return slots == 1 ? partial[0] : partial.sum(0); };
+  return {output_mask[0] ? total(grad_input).view(input.sizes()) : at::Tensor(),
+          output_mask[1] ? total(grad_codebook) : at::Tensor(), output_mask[2] ? grad.sum(0) : at::Tensor()};
 }
 
 }  // namespace
