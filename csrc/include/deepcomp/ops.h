@@ -61,7 +61,8 @@ at::Tensor magnitude_prune(const at::Tensor& weight, const at::Tensor& mask,
 // weight's shape, each kept weight's nearest centroid, 0 where pruned). bits in 1..8.
 //   init: "linear" (evenly spaced from min to max, the paper's best), "density" (evenly spaced in
 //     the CDF) or "random" (k distinct weights drawn with `seed`);
-//   method: "lloyd" (from init until no weight changes cluster) or "exact" (least squared error
+//   method: "lloyd" (from init until no weight changes cluster; an empty cluster takes over half of
+//     the one with the largest squared error) or "exact" (least squared error
 //     by dynamic programming; exact while distinct values × k ≤ 2^25, else over merged groups).
 // Fewer distinct values than k: each gets its own centroid, the spare entries repeat the largest.
 // Raises c10::ValueError for bad arguments and NaN/Inf among the kept weights.
