@@ -57,8 +57,9 @@ def kmeans_quantize(weight: torch.Tensor, mask: Optional[torch.Tensor], bits: in
     tensor of weight's shape holding each kept weight's nearest centroid (0 where pruned).
     init: "linear" (evenly spaced from min to max, the paper's best), "density" (evenly spaced in
     the CDF) or "random" (k distinct weights drawn with seed). method: "lloyd" (iterate from init
-    until no weight changes cluster; an empty cluster takes over half of the worst one) or "exact" (least squared error by dynamic programming; exact
-    while distinct values × k <= 2^25, else over groups of neighbouring values, then Lloyd).
+    until no weight changes cluster; an empty cluster takes over half of the worst one) or
+    "exact" (least squared error by dynamic programming; exact while distinct values × k <= 2^25,
+    else over groups of neighbouring values, then Lloyd).
     Fewer distinct values than k: each gets its own centroid; the spare entries repeat the largest.
     Raises ValueError for bits outside 1..8, an unknown init or method, NaN/Inf among kept weights.
     """
