@@ -12,7 +12,7 @@ t = z / sqrt(chi2_3 / 3)). Four methods cluster the same weights:
   kmeans1d          kmeans1d.cluster(w, k), the optimal 1-D k-means, only where N <= --kmeans1d-max
                     (kmeans1d 0.5.0 keeps k x N tables: about 16 k N bytes, 4 GB at N = 1e6, k = 256).
 Each is timed --repeats times (median in seconds; sklearn's init and kmeans1d's input list are made
-before the clock starts). Every method's SSE, the sum over the weights of (w - its centroid)^2, is
+before the clock starts), deepcomp's after --warmup untimed runs. Every method's SSE, the sum over the weights of (w - its centroid)^2, is
 computed alike in float64 by torch from the method's centroids and assignments, and reported
 relative to the optimum: kmeans1d's SSE where it ran, else deepcomp exact's (that row's reference
 cell is marked *). The lines below the table say whether deepcomp met its goals in this run: lloyd
@@ -87,14 +87,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--kmeans1d-max", type=count, default=10 ** 6, metavar="N",
                         help="run kmeans1d only where N <= this (minutes, and about 16 k N bytes of memory)")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs per k-means method")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="untimed deepcomp runs first (its first call on new sizes pays for fresh memory); "
+                             "the references, which run for seconds to minutes, are not warmed up")
     parser.add_argument("--layer-repeats", type=int, default=15, help="timed iterations per layer (>= 2)")
     parser.add_argument("--layer-warmup", type=int, default=3, help="untimed iterations per layer first")
     parser.add_argument("--threads", type=int, default=default_threads(), help="torch threads, layers part")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args()
-    if args.repeats < 1 or args.layer_repeats < 2 or args.layer_warmup < 0 or args.threads < 1:
-        parser.error("need --repeats >= 1, --layer-repeats >= 2, --layer-warmup >= 0, --threads >= 1")
+    if min(args.repeats, args.layer_repeats - 1, args.threads) < 1 or min(args.warmup, args.layer_warmup) < 0:
+        parser.error("need --repeats >= 1, --warmup >= 0, --layer-repeats >= 2, --layer-warmup >= 0, "
+                     "--threads >= 1")
     if min(args.sizes) < 2 ** max(args.bits):
         parser.error("need every --sizes >= 2^bits (at least one weight per centroid)")
     return args
@@ -128,9 +132,11 @@ def timed(fn, repeats: int):
     return statistics.median(seconds), result
 
 
-def run_deepcomp(w: torch.Tensor, bits: int, method: str, repeats: int):
-    seconds, (codebook, indices) = timed(
-        lambda: deepcomp.ops.kmeans_quantize(w, None, bits, init="linear", method=method), repeats)
+def run_deepcomp(w: torch.Tensor, bits: int, method: str, repeats: int, warmup: int):
+    run = lambda: deepcomp.ops.kmeans_quantize(w, None, bits, init="linear", method=method)  # noqa: E731
+    for _ in range(warmup):
+        run()
+    seconds, (codebook, indices) = timed(run, repeats)
     return seconds, codebook, indices
 
 
@@ -151,8 +157,8 @@ def run_kmeans1d(w: torch.Tensor, k: int, repeats: int):
 def bench_kmeans_row(w: torch.Tensor, bits: int, args) -> dict:
     """One (N, k): {method: {"seconds", "sse"} or None where not run}, and the reference method."""
     n, k = w.numel(), 2 ** bits
-    runs = {"deepcomp lloyd": run_deepcomp(w, bits, "lloyd", args.repeats),
-            "deepcomp exact": run_deepcomp(w, bits, "exact", args.repeats),
+    runs = {"deepcomp lloyd": run_deepcomp(w, bits, "lloyd", args.repeats, args.warmup),
+            "deepcomp exact": run_deepcomp(w, bits, "exact", args.repeats, args.warmup),
             "sklearn": run_sklearn(w, k, args.sklearn_tol, args.repeats) if n <= args.sklearn_max else None,
             "kmeans1d": run_kmeans1d(w, k, args.repeats) if n <= args.kmeans1d_max else None}
     methods = {name: None if run is None else {"seconds": run[0], "sse": sse(w, run[1], run[2])}
