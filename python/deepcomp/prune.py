@@ -8,7 +8,7 @@ import torch
 from . import ops
 from ._layers import check_layer, select_layers, swap_children
 from .nn import MaskedConv2d, MaskedLayer, MaskedLinear
-from .report import format_table
+from .report import LayerRows, format_table
 
 LayerValues = Union[float, Dict[str, float]]
 
@@ -30,7 +30,7 @@ class LayerPruneStats:
 
 
 @dataclass
-class PruneReport:
+class PruneReport(LayerRows):
     """One row per pruned layer; prints as a table (layer, type, shape, weights, kept, kept %)."""
 
     criterion: str
@@ -47,18 +47,6 @@ class PruneReport:
     @property
     def kept_fraction(self) -> float:
         return self.total_kept / self.total_weights if self.total_weights else 1.0
-
-    def __getitem__(self, name: str) -> LayerPruneStats:
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise KeyError(f"no layer {name!r} in this report")
-
-    def __len__(self) -> int:
-        return len(self.layers)
-
-    def __iter__(self):
-        return iter(self.layers)
 
     def to_dict(self) -> dict:
         return {"criterion": self.criterion,

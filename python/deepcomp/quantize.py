@@ -7,7 +7,7 @@ import torch
 from ._layers import check_layer, select_layers, swap_children
 from .nn import MaskedConv2d, MaskedLinear, SharedConv2d, SharedLayer, SharedLinear
 from .nn.shared_layer import check_bits, check_clustering
-from .report import format_table
+from .report import LayerRows, format_table
 
 LayerBits = Union[int, Dict[str, int]]
 
@@ -36,24 +36,12 @@ class LayerQuantizeStats:
 
 
 @dataclass
-class QuantizeReport:
+class QuantizeReport(LayerRows):
     """One row per quantized layer; prints as a table."""
 
     init: str
     method: str
     layers: List[LayerQuantizeStats] = field(default_factory=list)
-
-    def __getitem__(self, name: str) -> LayerQuantizeStats:
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise KeyError(f"no layer {name!r} in this report")
-
-    def __len__(self) -> int:
-        return len(self.layers)
-
-    def __iter__(self):
-        return iter(self.layers)
 
     def to_dict(self) -> dict:
         return {"init": self.init, "method": self.method,

@@ -97,7 +97,7 @@ def test_fine_tuning_moves_centroids_only_and_pruned_weights_stay_zero(make_opti
         loss = F.mse_loss(model(x), y)
         loss.backward()
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert losses[-1] < losses[0]
     for i, before_indices, before_codebook in zip((0, 2), indices, codebooks):
         layer = model[i]
