@@ -18,7 +18,7 @@ namespace {
 // so this cap is only a guard against cycling on ties.
 constexpr int kMaxLloydIterations = 100000;
 // The exact DP keeps one split point per (cluster, group): at most this many (128 MiB of int32).
-// More distinct values than fit are merged into equal-count groups of neighbours (see exact()).
+// More distinct values than fit are merged into groups of neighbours (see neighbour_groups()).
 constexpr int64_t kMaxDpCells = int64_t{1} << 25;
 
 // Prefix sums of (x - shift) over a sorted sequence, shift the median: a run's size, mean and
@@ -231,9 +231,7 @@ std::vector<int64_t> neighbour_groups(const std::vector<T>& sorted, int64_t max_
   for (int64_t g = 0; g < half; ++g) {
     starts.push_back(g * n / half);
     const double bound = lo + (hi - lo) * static_cast<double>(g) / static_cast<double>(half);
-    starts.push_back(std::partition_point(sorted.begin(), sorted.end(),
-                                          [&](T x) { return static_cast<double>(x) < bound; }) -
-                     sorted.begin());
+    starts.push_back(first_at_least(sorted, bound, g * n / half));
   }
   std::sort(starts.begin(), starts.end());
   starts.erase(std::unique(starts.begin(), starts.end()), starts.end());

@@ -4,9 +4,11 @@ from .. import ops
 from .conv_padding import pad_for_op
 from .shared_layer import SharedLayer
 
-# The attributes nn.Conv2d derives from its arguments (tuples, 'same' padding), copied from one.
-_CONV_ATTRIBUTES = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
-                    "padding_mode", "_reversed_padding_repeated_twice")
+# nn.Conv2d's arguments (but bias), and with what it derives from them (tuples, 'same' padding) the
+# attributes a SharedConv2d copies from one.
+_CONV_OPTIONS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
+                 "padding_mode")
+_CONV_ATTRIBUTES = (*_CONV_OPTIONS, "_reversed_padding_repeated_twice")
 
 
 class SharedConv2d(SharedLayer):
@@ -33,7 +35,7 @@ class SharedConv2d(SharedLayer):
 
     @classmethod
     def _options_of(cls, module) -> dict:
-        return {name: getattr(module, name) for name in _CONV_ATTRIBUTES[:8]}
+        return {name: getattr(module, name) for name in _CONV_OPTIONS}
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         input, padding = pad_for_op(self, input)
