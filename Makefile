@@ -1,7 +1,7 @@
 # The two commands of a fresh machine: `make demo` and `make test` (each does all set-up first).
 PYTHON := .venv/bin/python
 
-.PHONY: setup demo test test-cpp test-package test-python test-cpu-only bench
+.PHONY: setup demo test test-cpp test-package test-python test-cpu-only fuzz bench
 
 setup:
 	scripts/setup.sh
@@ -30,7 +30,13 @@ test-cpu-only: setup
 	cmake --build build/cmake-cpu -j 2
 	ctest --test-dir build/cmake-cpu --output-on-failure -j 2
 
+# libFuzzer, ASan and UBSan on the .dcz decoder (docs/fuzzing.md); clang comes with `make setup`.
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run_fuzz.sh
+
 bench: setup
 	$(PYTHON) benchmarks/bench_pruning.py
 	$(PYTHON) -m pip install -q -r benchmarks/requirements.txt
 	$(PYTHON) benchmarks/bench_quantization.py
+	$(PYTHON) benchmarks/bench_huffman.py

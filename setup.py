@@ -54,5 +54,6 @@ setup(
     cmdclass={"build_ext": CMakeBuild},
     python_requires=">=3.10",
     install_requires=["torch>=2.11"],
+    entry_points={"console_scripts": ["deepcomp = deepcomp.cli:main"]},
     zip_safe=False,
 )

@@ -8,4 +8,6 @@ file(GLOB DEEPCOMP_CPU_SOURCES CONFIGURE_DEPENDS
   "${_root}/csrc/ops/autograd/*.cpp"
   "${_root}/csrc/nn/*.cpp"
   "${_root}/csrc/pipeline/*.cpp")
+# The torch-free codec (Huffman, sparse layout, .dcz container): a library of its own, fuzzable alone.
+file(GLOB DEEPCOMP_CODEC_SOURCES CONFIGURE_DEPENDS "${_root}/csrc/codec/*.cpp")
 file(GLOB DEEPCOMP_CUDA_SOURCES CONFIGURE_DEPENDS "${_root}/cuda/*.cu")

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # All of deepcomp's set-up, idempotent and quick when already done:
-#   1. Debian packages (compilers, CMake, Catch2, the Fashion-MNIST data set);
+#   1. Debian packages (compilers, CMake, Catch2, the Fashion-MNIST data set, clang for fuzzing, xxHash);
 #   2. a virtual environment .venv with the pinned Python packages of requirements.txt;
 #   3. the build: the Python package (pip, through CMake) and the C++ tests and examples.
 # Environment: PYTHON (interpreter for the venv, default python3), DEEPCOMP_FORCE_CPU=1 (no CUDA).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(build-essential cmake catch2 dataset-fashion-mnist)
+apt_packages=(build-essential cmake catch2 dataset-fashion-mnist clang libclang-rt-14-dev libxxhash-dev)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,8 +1,10 @@
 // Iterative pruning in a LibTorch training loop: an MLP of MaskedLinear layers learns a synthetic
-// regression task, is pruned to 10% of its weights in three prune → retrain rounds, printing the loss.
+// regression task, is pruned to 10% of its weights in three prune → retrain rounds, printing the loss,
+// then saved to a .dcz file (Huffman-coded gaps and the kept values) and loaded into a fresh MLP.
 #include <deepcomp/deepcomp.h>
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <iostream>
 
 namespace {
@@ -49,5 +51,12 @@ int main() {
               << " weights kept, retrained loss " << train(model, x, y, 150) << "\n";
     if (schedule.done()) std::cout << *report;
   }
-  return 0;
+  const auto path = (std::filesystem::temp_directory_path() / "prune_mlp.dcz").string();
+  std::cout << deepcomp::save(*model, path);
+  Mlp reloaded;
+  deepcomp::load(path, *reloaded);
+  const auto loss = [&](Mlp& mlp) { return torch::mse_loss(mlp->forward(x), y).item<double>(); };
+  std::cout << "saved " << path << "; loss " << loss(model) << ", reloaded " << loss(reloaded) << "\n";
+  std::filesystem::remove(path);
+  return loss(reloaded) == loss(model) ? 0 : 1;
 }

@@ -1,12 +1,15 @@
-"""LeNet-300-100 on Fashion-MNIST: train dense, prune to ~8% of the weights, quantize to 5 bits.
+"""LeNet-300-100 on Fashion-MNIST: train dense, prune to ~8% of the weights, quantize to 5 bits,
+Huffman-code into a .dcz file.
 
-Stages 1 and 2 of Deep Compression (Han et al., ICLR 2016) on the paper's smallest network, on CPU:
+The three stages of Deep Compression (Han et al., ICLR 2016) on the paper's smallest network, on CPU:
 train the 784-300-100-10 MLP dense, then prune it in several rounds toward the paper's per-layer
 densities (fc1 8%, fc2 9%, fc3 26% kept), retraining between rounds, and finish with a retraining
 epoch at a smaller learning rate. Then quantize every layer's surviving weights to a codebook of
-2^5 centroids (the paper's width for fully connected layers) and fine-tune the centroids.
-Prints the test accuracy dense, pruned, quantized and after centroid fine-tuning, the per-layer
-tables and the wall time, and writes them to <out>/summary.json.
+2^5 centroids (the paper's width for fully connected layers) and fine-tune the centroids. Finally
+save the model to <out>/lenet300.dcz (Huffman-coded indices and relative gaps), load the file into
+a fresh plain LeNet-300-100 and check that it scores exactly what the fine-tuned model scored.
+Prints the test accuracy at each stage, the per-layer tables (the file's with its real size and
+compression rate) and the wall time, and writes them to <out>/summary.json.
 
     make demo                                    # or, from the repository root:
     .venv/bin/python examples/lenet/lenet300.py [--epochs 8 --retrain-epochs 2 ...]
@@ -47,7 +50,7 @@ def parse_args() -> argparse.Namespace:
     # threads spin-wait, so with two on a two-core machine that is also busy, training ran 10x slower.
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1)")
     parser.add_argument("--data-root", default=fashion_mnist.DEFAULT_ROOT)
-    parser.add_argument("--out", default="results/lenet300", help="directory for summary.json")
+    parser.add_argument("--out", default="results/lenet300", help="directory for summary.json and lenet300.dcz")
     return parser.parse_args()
 
 
@@ -147,6 +150,24 @@ def quantize_and_finetune(args, model, train, test):
     return report, quantized_acc, acc
 
 
+def save_and_reload(args, model, test, finetuned_acc):
+    """Stage 3: the model to a .dcz file, and the file into a fresh plain LeNet-300-100.
+
+    Returns (FileReport, accuracy of the reloaded model); exits if that accuracy differs from the
+    fine-tuned model's, since the file must hold exactly the weights that were evaluated."""
+    path = os.path.join(args.out, "lenet300.dcz")
+    os.makedirs(args.out, exist_ok=True)
+    report = deepcomp.save(model, path)
+    reloaded = deepcomp.load(path, lenet_300_100())
+    reloaded_acc = accuracy(reloaded, *test)
+    print(f"saved {path}: {report.file_bytes} bytes; reloaded into a plain model: test acc {100 * reloaded_acc:.2f}%",
+          flush=True)
+    if reloaded_acc != finetuned_acc:
+        raise SystemExit(f"lenet300: the reloaded model scores {100 * reloaded_acc:.2f}%, "
+                         f"the fine-tuned one {100 * finetuned_acc:.2f}%")
+    return report, reloaded_acc
+
+
 def write_json_atomically(path: str, data: dict) -> None:
     """Readers never see a half-written file: write a temporary file beside it, then rename."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
@@ -175,18 +196,23 @@ def main() -> None:
 
     dense_acc, pruned_acc, report, epochs = train_and_prune(args, model, train, test)
     quantize_report, quantized_acc, finetuned_acc = quantize_and_finetune(args, model, train, test)
+    file_report, reloaded_acc = save_and_reload(args, model, test, finetuned_acc)
     seconds = time.perf_counter() - start
 
     print(f"\nfinal pruning round ({report.total_kept} of {report.total_weights} weights kept):\n{report}\n")
     print(f"quantization ({args.bits} bits, linear init):\n{quantize_report}\n")
+    print(f"compressed file ({file_report.file_bytes} bytes on disk, {file_report.dense_bytes} bytes dense fp32: "
+          f"{file_report.rate:.1f}x smaller):\n{file_report}\n")
     for stage, acc in (("dense", dense_acc), ("pruned", pruned_acc), ("quantized", quantized_acc),
-                       ("centroids fine-tuned", finetuned_acc)):
-        print(f"{stage + ' test accuracy:':36s} {100 * acc:.2f}% ({100 * (acc - dense_acc):+.2f} points)")
+                       ("centroids fine-tuned", finetuned_acc), ("reloaded from the .dcz file", reloaded_acc)):
+        print(f"{stage + ' test accuracy:':43s} {100 * acc:.2f}% ({100 * (acc - dense_acc):+.2f} points)")
     print(f"wall time: {seconds:.1f} s")
     write_json_atomically(os.path.join(args.out, "summary.json"), {
         "dense_accuracy": dense_acc, "pruned_accuracy": pruned_acc, "kept_fraction": report.kept_fraction,
-        "quantized_accuracy": quantized_acc, "finetuned_accuracy": finetuned_acc,
-        "report": report.to_dict(), "quantize_report": quantize_report.to_dict(), "epochs": epochs,
+        "quantized_accuracy": quantized_acc, "finetuned_accuracy": finetuned_acc, "reloaded_accuracy": reloaded_acc,
+        "file_bytes": file_report.file_bytes, "compression_rate": file_report.rate,
+        "report": report.to_dict(), "quantize_report": quantize_report.to_dict(),
+        "file_report": file_report.to_dict(), "epochs": epochs,
         "seconds": seconds, "settings": vars(args),
     })
 

@@ -10,11 +10,17 @@ Stage 2, trained quantization::
 
     report = deepcomp.quantize(model)              # -> SharedLinear/SharedConv2d (5 / 8 bits), in place
     # ... fine-tune the codebooks with an optimizer built over model.parameters() ...
+
+Stage 3, Huffman coding into a compressed model file::
+
+    report = deepcomp.save(model, "model.dcz")      # the file's size is the compression reported
+    deepcomp.load("model.dcz", fresh_model)         # plain or shared layers; or load(path) -> state dict
 """
 import torch  # noqa: F401  (loads LibTorch, which libdeepcomp links against)
 
 from . import _C  # noqa: F401  (loading libdeepcomp registers the ops: torch.ops.deepcomp.*)
 from . import nn, ops
+from .io import FileReport, FormatError, TensorFileStats, inspect, load, save
 from .nn import enforce_masks
 from .prune import LayerPruneStats, PruneReport, prune
 from .quantize import LayerQuantizeStats, QuantizeReport, quantize
@@ -24,15 +30,21 @@ __version__ = "0.1.0"
 built_with_cuda = _C.built_with_cuda
 
 __all__ = [
+    "FileReport",
+    "FormatError",
     "LayerPruneStats",
     "LayerQuantizeStats",
     "PruneReport",
     "PruningSchedule",
     "QuantizeReport",
+    "TensorFileStats",
     "built_with_cuda",
     "enforce_masks",
+    "inspect",
+    "load",
     "nn",
     "ops",
     "prune",
     "quantize",
+    "save",
 ]

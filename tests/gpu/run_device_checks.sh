@@ -3,7 +3,7 @@
 # build deepcomp against that machine's torch, run the Catch2 CUDA twins and the whole pytest suite
 # (its cuda cases run there), compute-sanitizer memcheck and racecheck on a small case, and the GPU
 # benchmark; a table of the steps comes last. Logs go to $OUT (default build/device-logs).
-# Before: scripts/vendor_catch2.sh here, then carry third_party/catch2 to the device.
+# Before: scripts/vendor_deps.sh here, then carry third_party to the device.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-build/device-logs}

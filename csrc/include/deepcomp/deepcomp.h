@@ -1,6 +1,7 @@
 // deepcomp: Deep Compression (Han, Mao, Dally, ICLR 2016) for LibTorch. One include for everything.
 #pragma once
 
+#include <deepcomp/io.h>
 #include <deepcomp/nn/masked_conv2d.h>
 #include <deepcomp/nn/masked_linear.h>
 #include <deepcomp/nn/shared_conv2d.h>

@@ -1,0 +1,77 @@
+#include "codec/stream.h"
+
+#include "codec/huffman.h"
+
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+
+namespace deepcomp::codec {
+
+void write_stream(ByteWriter& out, const std::vector<uint8_t>& symbols, int alphabet_bits, int max_code_length) {
+  write_stream(out, symbols.data(), symbols.size(), alphabet_bits, max_code_length);
+}
+
+void write_stream(ByteWriter& out, const uint8_t* symbols, uint64_t count, int alphabet_bits, int max_code_length) {
+  const int alphabet = 1 << alphabet_bits;
+  const auto frequencies = symbol_frequencies(symbols, count, alphabet);
+  // A limit too short for the symbols in use is raised to the shortest that fits them.
+  const auto used = std::count_if(frequencies.begin(), frequencies.end(), [](uint64_t f) { return f != 0; });
+  while ((int64_t{1} << max_code_length) < used) ++max_code_length;
+  const auto lengths = huffman_code_lengths(frequencies, max_code_length);
+  const auto lanes = huffman_encode(symbols, count, lengths);
+  out.u8(static_cast<uint64_t>(max_code_length));
+  out.varint(count);
+  for (int s = 0; s < alphabet; s += 2) out.u8(lengths[s] | lengths[s + 1] << 4);
+  for (const uint64_t size : lanes.sizes) out.varint(size);
+  out.append(lanes.bytes);
+}
+
+namespace {
+
+// read_stream's body; output(count) says where the symbols go, once the count has been checked.
+template <class Output>
+void read_stream_to(ByteReader& in, int alphabet_bits, uint64_t expected, const std::string& where, Output output) {
+  const int max_length = in.u8("maximum code length");
+  const uint64_t count = in.varint("symbol count");
+  if (expected != kAnyCount && count != expected) {
+    in.fail(where + " declares " + std::to_string(count) + " symbols, the record needs " + std::to_string(expected));
+  }
+  const int alphabet = 1 << alphabet_bits;
+  const uint8_t* packed = in.take(static_cast<uint64_t>(alphabet) / 2, "code lengths");
+  std::vector<uint8_t> lengths(static_cast<size_t>(alphabet));
+  for (int s = 0; s < alphabet; ++s) lengths[s] = (packed[s / 2] >> (4 * (s % 2))) & 15;
+  check_code_lengths(lengths, max_length, in.section() + ": " + where);
+  std::array<uint64_t, kLanes> sizes{};
+  uint64_t total = 0;
+  for (auto& size : sizes) {
+    size = in.varint("lane size");
+    if (size > in.remaining()) in.fail(where + " declares a lane of " + std::to_string(size) + " bytes, past its end");
+    total += size;
+  }
+  const uint8_t* data = in.take(total, "lanes");
+  const bool any_code = std::any_of(lengths.begin(), lengths.end(), [](uint8_t l) { return l != 0; });
+  // Every code is at least one bit: a count the lanes cannot hold is rejected before allocating.
+  if (count != 0 && (!any_code || count / 8 > total)) {
+    in.fail(where + " declares " + std::to_string(count) + " symbols in " + std::to_string(total) + " bytes");
+  }
+  huffman_decode(data, sizes, lengths, output(count), count, in.section() + ": " + where);
+}
+
+}  // namespace
+
+std::vector<uint8_t> read_stream(ByteReader& in, int alphabet_bits, uint64_t expected, const std::string& where) {
+  std::vector<uint8_t> symbols;
+  read_stream_to(in, alphabet_bits, expected, where, [&](uint64_t count) {
+    symbols.resize(count);
+    return symbols.data();
+  });
+  return symbols;
+}
+
+void read_stream_into(ByteReader& in, int alphabet_bits, uint8_t* out, uint64_t count, const std::string& where) {
+  if (count == kAnyCount) throw std::invalid_argument("read_stream_into needs the symbol count out holds");
+  read_stream_to(in, alphabet_bits, count, where, [&](uint64_t) { return out; });
+}
+
+}  // namespace deepcomp::codec

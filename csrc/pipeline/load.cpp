@@ -1,0 +1,120 @@
+// load and inspect: a .dcz file back to tensors, a model, or its report.
+#include <deepcomp/io.h>
+
+#include <c10/util/Exception.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <map>
+#include <sstream>
+
+#include "codec/container.h"
+#include "codec/file_io.h"
+#include "pipeline/file_report.h"
+#include "pipeline/tensor_records.h"
+
+namespace deepcomp {
+namespace {
+
+struct FileContents {
+  std::vector<codec::TensorRecord> records;
+  std::vector<codec::RecordBytes> sizes;
+  int64_t file_bytes = 0;
+};
+
+FileContents read(const std::string& path) {
+  FileContents contents;
+  const auto bytes = codec::read_file(path);
+  contents.file_bytes = static_cast<int64_t>(bytes.size());
+  try {
+    contents.records = codec::read_container(bytes.data(), bytes.size(), {}, &contents.sizes);
+  } catch (const FormatError& error) {
+    throw FormatError("'" + path + "': " + error.what());
+  }
+  return contents;
+}
+
+std::string quoted_list(const std::vector<std::string>& names) {
+  std::ostringstream text;
+  for (size_t i = 0; i < names.size() && i < 8; ++i) text << (i ? ", " : "") << "'" << names[i] << "'";
+  if (names.size() > 8) text << " and " << names.size() - 8 << " more";
+  return text.str();
+}
+
+}  // namespace
+
+torch::OrderedDict<std::string, torch::Tensor> load(const std::string& path) {
+  torch::OrderedDict<std::string, torch::Tensor> state;
+  for (const auto& record : read(path).records) state.insert(record.name, dense_tensor(record));
+  return state;
+}
+
+NamedTensors load_state(const std::string& path, const std::vector<std::string>& names) {
+  const auto contents = read(path);
+  std::map<std::string, const codec::TensorRecord*> by_name;
+  for (const auto& record : contents.records) by_name.emplace(record.name, &record);
+  std::map<std::string, bool> used;
+  NamedTensors state;
+  std::vector<std::string> missing;
+  for (const auto& name : names) {
+    if (const auto own = by_name.find(name); own != by_name.end()) {
+      state.emplace_back(name, dense_tensor(*own->second));
+      used[name] = true;
+      continue;
+    }
+    // `<layer>.codebook`, `.indices`, `.mask` come from a compressed `<layer>.weight`.
+    const auto dot = name.rfind('.');
+    const std::string prefix = dot == std::string::npos ? "" : name.substr(0, dot + 1);
+    const std::string leaf = name.substr(prefix.size());
+    const auto weight = by_name.find(prefix + "weight");
+    const auto* record = weight == by_name.end() ? nullptr : weight->second;
+    const bool codebook = record != nullptr && codec::has_codebook(record->kind);
+    if (codebook && leaf == "codebook") {
+      state.emplace_back(name, codebook_tensor(*record));
+    } else if (codebook && leaf == "indices") {
+      state.emplace_back(name, indices_tensor(*record));
+    } else if (record != nullptr && leaf == "mask" && (codebook || codec::is_sparse(record->kind))) {
+      state.emplace_back(name, mask_tensor(*record));
+    } else {
+      missing.push_back(name);
+      continue;
+    }
+    used[record->name] = true;
+  }
+  std::vector<std::string> unused;
+  for (const auto& record : contents.records) {
+    if (!used.count(record.name)) unused.push_back(record.name);
+  }
+  TORCH_CHECK_VALUE(missing.empty() && unused.empty(), "load: '", path, "' does not match the model: ",
+                    missing.empty() ? "" : "the file has nothing for " + quoted_list(missing),
+                    missing.empty() || unused.empty() ? "" : "; ",
+                    unused.empty() ? "" : "the model has nothing for the file's " + quoted_list(unused),
+                    " (a shared layer needs a weight saved with its codebook, a masked layer one saved with its mask)");
+  return state;
+}
+
+void load(const std::string& path, torch::nn::Module& model) {
+  std::vector<std::string> names;
+  std::vector<torch::Tensor> targets;
+  for (const auto& item : model.named_parameters()) {
+    names.push_back(item.key());
+    targets.push_back(item.value());
+  }
+  for (const auto& item : model.named_buffers()) {
+    names.push_back(item.key());
+    targets.push_back(item.value());
+  }
+  const auto state = load_state(path, names);
+  for (size_t i = 0; i < state.size(); ++i) {
+    TORCH_CHECK_VALUE(state[i].second.sizes() == targets[i].sizes(), "load: '", names[i], "' has shape ",
+                      targets[i].sizes(), " in the model and ", state[i].second.sizes(), " in '", path, "'");
+  }
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < state.size(); ++i) targets[i].copy_(state[i].second);
+}
+
+FileReport inspect(const std::string& path) {
+  const auto contents = read(path);
+  return file_report(contents.records, contents.sizes, contents.file_bytes);
+}
+
+}  // namespace deepcomp

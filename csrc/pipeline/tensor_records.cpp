@@ -1,0 +1,161 @@
+#include "pipeline/tensor_records.h"
+
+#include <deepcomp/format_error.h>
+
+#include <ATen/ops/empty.h>
+#include <ATen/ops/ones.h>
+#include <ATen/ops/zeros.h>
+#include <c10/util/Exception.h>
+
+#include <cstring>
+
+namespace deepcomp {
+namespace {
+
+// Records hold little-endian bytes; tensors are copied byte for byte.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the .dcz reader and writer assume a little-endian host");
+
+codec::DType dtype_of(const at::Tensor& t, const std::string& name) {
+  switch (t.scalar_type()) {
+    case at::kFloat: return codec::DType::float32;
+    case at::kDouble: return codec::DType::float64;
+    case at::kHalf: return codec::DType::float16;
+    case at::kBFloat16: return codec::DType::bfloat16;
+    case at::kChar: return codec::DType::int8;
+    case at::kByte: return codec::DType::uint8;
+    case at::kShort: return codec::DType::int16;
+    case at::kInt: return codec::DType::int32;
+    case at::kLong: return codec::DType::int64;
+    case at::kBool: return codec::DType::boolean;
+    default:
+      TORCH_CHECK_VALUE(false, "save: '", name, "' has dtype ", t.scalar_type(),
+                        ", which a .dcz file cannot hold (floating, integer and bool tensors can)");
+  }
+}
+
+at::ScalarType scalar_type_of(codec::DType dtype) {
+  switch (dtype) {
+    case codec::DType::float32: return at::kFloat;
+    case codec::DType::float64: return at::kDouble;
+    case codec::DType::float16: return at::kHalf;
+    case codec::DType::bfloat16: return at::kBFloat16;
+    case codec::DType::int8: return at::kChar;
+    case codec::DType::uint8: return at::kByte;
+    case codec::DType::int16: return at::kShort;
+    case codec::DType::int32: return at::kInt;
+    case codec::DType::int64: return at::kLong;
+    case codec::DType::boolean: return at::kBool;
+  }
+  throw FormatError("unknown dtype");
+}
+
+std::vector<uint8_t> bytes_of(const at::Tensor& t) {
+  const auto cpu = t.detach().to(at::kCPU).contiguous();
+  const auto* data = static_cast<const uint8_t*>(cpu.data_ptr());
+  return {data, data + cpu.nbytes()};
+}
+
+codec::TensorRecord record_header(const std::string& name, const at::Tensor& t, codec::TensorKind kind) {
+  codec::TensorRecord record;
+  record.name = name;
+  record.kind = kind;
+  record.dtype = dtype_of(t, name);
+  for (const int64_t dim : t.sizes()) record.shape.push_back(static_cast<uint64_t>(dim));
+  return record;
+}
+
+std::vector<int64_t> sizes_of(const codec::TensorRecord& record) {
+  return {record.shape.begin(), record.shape.end()};
+}
+
+at::Tensor tensor_from_bytes(const std::vector<uint8_t>& bytes, at::IntArrayRef sizes, codec::DType dtype,
+                             const std::string& name) {
+  auto t = at::empty(sizes, at::dtype(scalar_type_of(dtype)));
+  TORCH_INTERNAL_ASSERT(static_cast<size_t>(t.nbytes()) == bytes.size());
+  if (dtype == codec::DType::boolean) {
+    for (const uint8_t byte : bytes) {
+      if (byte > 1) throw FormatError("'" + name + "': a bool value is neither 0 nor 1");
+    }
+  }
+  if (!bytes.empty()) std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
+  return t;
+}
+
+}  // namespace
+
+codec::TensorRecord raw_record(const std::string& name, const at::Tensor& t) {
+  auto record = record_header(name, t, codec::TensorKind::raw);
+  record.values = bytes_of(t);
+  return record;
+}
+
+codec::TensorRecord sparse_record(const std::string& name, const at::Tensor& weight, const at::Tensor& mask,
+                                  int gap_bits) {
+  auto record = record_header(name, weight, codec::TensorKind::sparse_raw);
+  record.gap_bits = gap_bits;
+  const auto keep = mask.detach().to(at::kCPU, at::kBool).contiguous();
+  record.mask = bytes_of(keep);
+  record.values = bytes_of(weight.detach().to(at::kCPU).masked_select(keep));
+  return record;
+}
+
+codec::TensorRecord codebook_record(const std::string& name, const at::Tensor& codebook, const at::Tensor& indices,
+                                    const at::Tensor& mask, int gap_bits) {
+  const auto keep = mask.detach().to(at::kCPU, at::kBool).contiguous();
+  const bool dense = keep.all().item<bool>();
+  auto record = record_header(name, codebook, dense ? codec::TensorKind::dense_codebook : codec::TensorKind::sparse_codebook);
+  record.shape.assign(indices.sizes().begin(), indices.sizes().end());
+  while ((int64_t{1} << record.index_bits) < codebook.numel()) ++record.index_bits;
+  record.codebook = bytes_of(codebook);
+  const auto cpu_indices = indices.detach().to(at::kCPU);
+  if (dense) {
+    record.indices = bytes_of(cpu_indices);
+  } else {
+    record.gap_bits = gap_bits;
+    record.mask = bytes_of(keep);
+    record.indices = bytes_of(cpu_indices.masked_select(keep));
+  }
+  return record;
+}
+
+at::Tensor dense_tensor(const codec::TensorRecord& record) {
+  const auto sizes = sizes_of(record);
+  if (record.kind == codec::TensorKind::raw) return tensor_from_bytes(record.values, sizes, record.dtype, record.name);
+  if (record.kind == codec::TensorKind::sparse_raw) {
+    const auto kept = static_cast<int64_t>(record.kept());
+    const auto values = tensor_from_bytes(record.values, {kept}, record.dtype, record.name);
+    auto dense = at::zeros(sizes, values.options());
+    dense.masked_scatter_(mask_tensor(record), values);
+    return dense;
+  }
+  const auto codebook = codebook_tensor(record);
+  auto dense = codebook.index_select(0, indices_tensor(record).view(-1).to(at::kLong)).view(sizes);
+  return dense.masked_fill_(mask_tensor(record).logical_not(), 0);
+}
+
+at::Tensor codebook_tensor(const codec::TensorRecord& record) {
+  TORCH_INTERNAL_ASSERT(codec::has_codebook(record.kind));
+  return tensor_from_bytes(record.codebook, {int64_t{1} << record.index_bits}, record.dtype, record.name);
+}
+
+at::Tensor indices_tensor(const codec::TensorRecord& record) {
+  TORCH_INTERNAL_ASSERT(codec::has_codebook(record.kind));
+  const auto sizes = sizes_of(record);
+  if (record.kind == codec::TensorKind::dense_codebook) {
+    return tensor_from_bytes(record.indices, sizes, codec::DType::uint8, record.name);
+  }
+  const auto kept = tensor_from_bytes(record.indices, {static_cast<int64_t>(record.indices.size())},
+                                      codec::DType::uint8, record.name);
+  auto indices = at::zeros(sizes, at::dtype(at::kByte));
+  indices.masked_scatter_(mask_tensor(record), kept);
+  return indices;
+}
+
+at::Tensor mask_tensor(const codec::TensorRecord& record) {
+  const auto sizes = sizes_of(record);
+  if (record.kind == codec::TensorKind::dense_codebook) return at::ones(sizes, at::dtype(at::kBool));
+  TORCH_INTERNAL_ASSERT(codec::is_sparse(record.kind));
+  return tensor_from_bytes(record.mask, sizes, codec::DType::boolean, record.name);
+}
+
+}  // namespace deepcomp

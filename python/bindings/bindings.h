@@ -1,0 +1,13 @@
+// The parts of deepcomp._C, one file each.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace deepcomp::bindings {
+
+// codec.cpp: the torch-free Huffman stream coder (for benchmarks and tests).
+void bind_codec(pybind11::module_& m);
+// io.cpp: FormatError, save/load of .dcz files, FileReport.
+void bind_io(pybind11::module_& m);
+
+}  // namespace deepcomp::bindings

@@ -1,0 +1,4 @@
+"""python -m deepcomp: the command line (deepcomp.cli)."""
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,128 @@
+// Atomic writes and whole-file reads (file_io.h).
+#include <catch2/catch.hpp>
+
+#include "codec/file_io.h"
+
+#include <cerrno>
+#include <csignal>
+#include <filesystem>
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace deepcomp::codec;
+using Bytes = std::vector<uint8_t>;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh directory, removed with everything in it at the end of the test.
+struct TemporaryDirectory {
+  fs::path path;
+  TemporaryDirectory() {
+    path = fs::temp_directory_path() / ("deepcomp_codec_tests_" + std::to_string(::getpid()));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TemporaryDirectory() { fs::remove_all(path); }
+  std::vector<std::string> names() const {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(path)) names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+};
+
+void write(const fs::path& path, const Bytes& bytes) { write_file_atomically(path.string(), bytes.data(), bytes.size()); }
+
+// Lowers the file size limit (RLIMIT_FSIZE, which binds root too) so that write() fails with EFBIG.
+struct FileSizeLimit {
+  rlimit saved{};
+  void (*saved_handler)(int) = nullptr;
+  explicit FileSizeLimit(rlim_t bytes) {
+    ::getrlimit(RLIMIT_FSIZE, &saved);
+    saved_handler = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = saved;
+    limit.rlim_cur = bytes;
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &saved);
+    std::signal(SIGXFSZ, saved_handler);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("write_file_atomically creates and replaces a file, leaving nothing else", "[file_io]") {
+  TemporaryDirectory dir;
+  const auto target = dir.path / "model.dcz";
+  write(target, {1, 2, 3});
+  CHECK(read_file(target.string()) == Bytes{1, 2, 3});
+  CHECK(dir.names() == std::vector<std::string>{"model.dcz"});
+  const Bytes big(1 << 20, 0x5a);
+  write(target, big);
+  CHECK(read_file(target.string()) == big);
+  write(target, {});
+  CHECK(read_file(target.string()).empty());
+  CHECK(dir.names() == std::vector<std::string>{"model.dcz"});
+  // A new file gets the permissions open(2) would give it, not mkstemp's 0600.
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  struct stat info {};
+  REQUIRE(::stat(target.c_str(), &info) == 0);
+  CHECK((info.st_mode & 0777) == (0666 & ~mask));
+}
+
+TEST_CASE("a failed write_file_atomically throws FileError and leaves the target alone", "[file_io]") {
+  TemporaryDirectory dir;
+  SECTION("into a directory that does not exist") {
+    const auto target = dir.path / "missing" / "model.dcz";
+    try {
+      write(target, {1});
+      FAIL("no FileError");
+    } catch (const FileError& error) {
+      CHECK(error.code().value() == ENOENT);
+      CHECK(error.path() == target.string());
+    }
+    CHECK(dir.names().empty());
+  }
+  SECTION("when the data does not fit") {
+    const auto target = dir.path / "model.dcz";
+    write(target, {7, 7, 7});
+    {
+      FileSizeLimit limit(4096);
+      CHECK_THROWS_AS(write(target, Bytes(3 * 4096, 1)), FileError);
+    }
+    CHECK(read_file(target.string()) == Bytes{7, 7, 7});
+    CHECK(dir.names() == std::vector<std::string>{"model.dcz"});
+  }
+  SECTION("over a directory") {
+    const auto target = dir.path / "model.dcz";
+    fs::create_directory(target);
+    fs::create_directory(target / "inside");
+    CHECK_THROWS_AS(write(target, {1}), FileError);
+    CHECK(fs::is_directory(target / "inside"));
+    CHECK(dir.names() == std::vector<std::string>{"model.dcz"});
+  }
+}
+
+TEST_CASE("read_file reports what it cannot read", "[file_io]") {
+  TemporaryDirectory dir;
+  const auto missing = (dir.path / "nothing.dcz").string();
+  try {
+    read_file(missing);
+    FAIL("no FileError");
+  } catch (const FileError& error) {
+    CHECK(error.code() == std::errc::no_such_file_or_directory);
+    CHECK(error.path() == missing);
+    CHECK(std::string(error.what()).find(missing) != std::string::npos);
+  }
+  try {
+    read_file(dir.path.string());
+    FAIL("no FileError");
+  } catch (const FileError& error) {
+    CHECK(error.code().value() == EISDIR);
+  }
+}

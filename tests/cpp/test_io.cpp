@@ -1,0 +1,119 @@
+#include "helpers.h"
+#include <deepcomp/deepcomp.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace {
+
+using deepcomp::testing::random_mask;
+
+// A shared conv layer, a shared linear one (pruned), a masked one and a plain one.
+struct NetImpl : torch::nn::Module {
+  NetImpl() {
+    const auto conv_options = torch::nn::Conv2dOptions(2, 4, 3);
+    register_module("conv", deepcomp::nn::SharedConv2d(conv_options, torch::randn({4, 2, 3, 3}),
+                                                       torch::ones({4, 2, 3, 3}, torch::kBool),
+                                                       torch::randn({4}), 8));
+    register_module("fc1", deepcomp::nn::SharedLinear(torch::nn::LinearOptions(36, 20), torch::randn({20, 36}),
+                                                      random_mask({20, 36}, 0.2), torch::randn({20}), 5));
+    deepcomp::nn::MaskedLinear fc2(20, 10);
+    fc2->mask.copy_(random_mask({10, 20}, 0.3));
+    fc2->weight.data().mul_(fc2->mask);
+    register_module("fc2", fc2);
+    register_module("fc3", torch::nn::Linear(10, 3));
+  }
+};
+TORCH_MODULE(Net);
+
+// Plain layers of the same shapes.
+struct PlainNetImpl : torch::nn::Module {
+  PlainNetImpl() {
+    register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(2, 4, 3)));
+    register_module("fc1", torch::nn::Linear(36, 20));
+    register_module("fc2", torch::nn::Linear(20, 10));
+    register_module("fc3", torch::nn::Linear(10, 3));
+  }
+};
+TORCH_MODULE(PlainNet);
+
+std::string temporary_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("deepcomp_test_io_" + name)).string();
+}
+
+std::map<std::string, torch::Tensor> state_of(const torch::nn::Module& model) {
+  std::map<std::string, torch::Tensor> state;
+  for (const auto& item : model.named_parameters()) state[item.key()] = item.value();
+  for (const auto& item : model.named_buffers()) state[item.key()] = item.value();
+  return state;
+}
+
+}  // namespace
+
+TEST_CASE("save writes the compressed kinds and load restores a deepcomp model exactly", "[io]") {
+  torch::manual_seed(40);
+  Net net;
+  const auto path = temporary_path("exact.dcz");
+  const auto report = deepcomp::save(*net, path);
+  CHECK(report.file_bytes == static_cast<int64_t>(std::filesystem::file_size(path)));
+  std::map<std::string, std::string> kinds;
+  for (const auto& t : report.tensors) kinds[t.name] = t.kind;
+  CHECK(kinds["conv.weight"] == "dense_codebook");
+  CHECK(kinds["fc1.weight"] == "sparse_codebook");
+  CHECK(kinds["fc2.weight"] == "sparse_raw");
+  CHECK(kinds["fc3.weight"] == "raw");
+  CHECK(kinds["fc1.bias"] == "raw");
+  CHECK(kinds.count("fc1.codebook") == 0);
+  CHECK(report.table().find("sparse_codebook") != std::string::npos);
+
+  torch::manual_seed(41);
+  Net fresh;
+  deepcomp::load(path, *fresh);
+  const auto expected = state_of(*net);
+  const auto loaded = state_of(*fresh);
+  REQUIRE(expected.size() == loaded.size());
+  for (const auto& [name, tensor] : expected) {
+    INFO(name);
+    CHECK(torch::equal(loaded.at(name), tensor));
+  }
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("load gives plain layers the decoded weights, and a dense state dict", "[io]") {
+  torch::manual_seed(42);
+  Net net;
+  const auto path = temporary_path("plain.dcz");
+  deepcomp::save(*net, path);
+  PlainNet plain;
+  deepcomp::load(path, *plain);
+  auto* fc1 = net->named_children()["fc1"]->as<deepcomp::nn::SharedLinearImpl>();
+  const auto* plain_fc1 = plain->named_children()["fc1"]->as<torch::nn::LinearImpl>();
+  CHECK(torch::equal(plain_fc1->weight, fc1->weight().detach()));
+  const auto dense = deepcomp::load(path);
+  CHECK(dense.size() == 8);
+  CHECK(torch::equal(dense["fc1.weight"], fc1->weight().detach()));
+  const auto input = torch::randn({5, 36});
+  CHECK(torch::allclose(torch::nn::functional::linear(input, dense["fc1.weight"], dense["fc1.bias"]),
+                        fc1->forward(input)));
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("load names what does not match, and malformed files raise FormatError", "[io][errors]") {
+  torch::manual_seed(43);
+  PlainNet plain;
+  const auto path = temporary_path("errors.dcz");
+  deepcomp::save(*plain, path);
+  Net net;  // shared layers need codebooks the plain file lacks
+  CHECK_THROWS_AS(deepcomp::load(path, *net), c10::ValueError);
+  CHECK_THROWS_WITH(deepcomp::load(path, *net), Catch::Contains("'fc1.codebook'"));
+  CHECK_THROWS_WITH(deepcomp::save(*plain, path, {.gap_bits = 9}), Catch::Contains("gap_bits must be in 1..8"));
+
+  std::vector<char> bytes(std::filesystem::file_size(path));
+  std::ifstream(path, std::ios::binary).read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  bytes[bytes.size() / 2] ^= 4;
+  std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  CHECK_THROWS_AS(deepcomp::load(path), deepcomp::FormatError);
+  CHECK_THROWS_WITH(deepcomp::inspect(path), Catch::Contains("checksum mismatch"));
+  CHECK_THROWS_AS(deepcomp::load(path + ".missing"), std::system_error);
+  std::filesystem::remove(path);
+}
