@@ -52,6 +52,7 @@ import zstandard  # noqa: E402
 
 import deepcomp  # noqa: E402
 from deepcomp._C import codec  # noqa: E402
+from common import count  # noqa: E402
 from deepcomp.report import format_table  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "lenet"))
@@ -63,14 +64,6 @@ GOAL_ENTROPY_GAP = 0.05  # bits/symbol
 GAP_BITS = 5  # the .dcz default for fully connected layers
 FC1_KEPT = 0.08  # the paper's density of LeNet-300-100's fc1
 INDEX_BITS = 5
-
-
-def count(text: str) -> int:
-    """A positive whole number, also written like 1e6."""
-    value = float(text)
-    if value < 1 or not value.is_integer():
-        raise argparse.ArgumentTypeError(f"need a positive whole number, got {text}")
-    return int(value)
 
 
 def parse_args() -> argparse.Namespace:

@@ -52,6 +52,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 import deepcomp  # noqa: E402
 from bench_pruning import SHAPES, SPARSITY, default_threads, step, summarize, time_step  # noqa: E402
+from common import count  # noqa: E402
 from deepcomp.report import format_table  # noqa: E402
 
 T_DOF, T_SCALE = 3, 0.02  # the weights: T_SCALE x Student-t with T_DOF degrees of freedom
@@ -63,14 +64,6 @@ GOAL_LAYER_RATIO = 1.30  # shared layers vs dense
 LAYER_BITS = {torch.nn.Linear: (deepcomp.nn.SharedLinear, 5), torch.nn.Conv2d: (deepcomp.nn.SharedConv2d, 8)}
 METHODS = {"deepcomp lloyd": "lloyd", "deepcomp exact": "exact", "sklearn": "sklearn", "kmeans1d": "kmeans1d"}
 NOT_RUN = "not run (N > cap)"
-
-
-def count(text: str) -> int:
-    """A positive whole number, also written like 1e6."""
-    value = float(text)
-    if value < 1 or not value.is_integer():
-        raise argparse.ArgumentTypeError(f"need a positive whole number, got {text}")
-    return int(value)
 
 
 def parse_args() -> argparse.Namespace:

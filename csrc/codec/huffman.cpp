@@ -1,9 +1,10 @@
 #include "codec/huffman.h"
 
+#include "codec/byte_order.h"
+
 #include <deepcomp/format_error.h>
 
 #include <algorithm>
-#include <cstring>
 #include <numeric>
 #include <stdexcept>
 
@@ -45,24 +46,6 @@ std::vector<uint16_t> decoding_table(const std::vector<uint8_t>& lengths, int bi
     for (size_t index = codes[symbol]; index < table.size(); index += size_t{1} << length) table[index] = entry;
   }
   return table;
-}
-
-// 8-byte little-endian load and store as single moves (byte_order.h's load_le loop was not
-// merged into one load inside the decoder's unrolled loop).
-inline uint64_t load64(const uint8_t* bytes) {
-  uint64_t value;
-  std::memcpy(&value, bytes, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  value = __builtin_bswap64(value);
-#endif
-  return value;
-}
-
-inline void store64(uint8_t* bytes, uint64_t value) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  value = __builtin_bswap64(value);
-#endif
-  std::memcpy(bytes, &value, 8);
 }
 
 constexpr uint32_t kCoded = 0x80;  // set in the encoding table entry of every symbol with a code
