@@ -52,7 +52,9 @@ py::dict stats_dict(const TensorFileStats& t) {
   d["gap_bytes"] = t.gap_bytes;
   d["value_bytes"] = t.value_bytes;
   d["bytes"] = t.bytes;
+  d["bytes_before_huffman"] = t.bytes_before_huffman;
   d["rate"] = t.rate();
+  d["rate_before_huffman"] = t.rate_before_huffman();
   return d;
 }
 
@@ -84,6 +86,9 @@ void bind_report(py::module_& m) {
       .def_readonly("gap_bytes", &TensorFileStats::gap_bytes)
       .def_readonly("value_bytes", &TensorFileStats::value_bytes)
       .def_readonly("bytes", &TensorFileStats::bytes, "the tensor's whole record in the file")
+      .def_readonly("bytes_before_huffman", &TensorFileStats::bytes_before_huffman,
+                    "the data with fixed-width indices and gaps (the paper's P+Q)")
+      .def_property_readonly("rate_before_huffman", &TensorFileStats::rate_before_huffman)
       .def_property_readonly("kept_fraction", &TensorFileStats::kept_fraction)
       .def_property_readonly("rate", &TensorFileStats::rate, "fp32 bytes of the dense tensor / bytes in the file")
       .def("__repr__", [](const TensorFileStats& t) {

@@ -25,6 +25,7 @@ from .nn import enforce_masks
 from .prune import LayerPruneStats, PruneReport, prune
 from .quantize import LayerQuantizeStats, QuantizeReport, quantize
 from .schedule import PruningSchedule
+from .sensitivity import SensitivityPoint, SensitivityReport, sensitivity
 
 __version__ = "0.1.0"
 built_with_cuda = _C.built_with_cuda
@@ -37,6 +38,8 @@ __all__ = [
     "PruneReport",
     "PruningSchedule",
     "QuantizeReport",
+    "SensitivityPoint",
+    "SensitivityReport",
     "TensorFileStats",
     "built_with_cuda",
     "enforce_masks",
@@ -47,4 +50,5 @@ __all__ = [
     "prune",
     "quantize",
     "save",
+    "sensitivity",
 ]

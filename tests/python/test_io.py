@@ -107,9 +107,11 @@ def test_report_counts_the_real_file(tmp_path):
     assert 0 < fc1.index_bits_coded < 8 and 0 < fc1.gap_bits_coded < 8
     assert fc1.gap_entries >= fc1.kept
     assert fc1.rate == pytest.approx(4 * fc1.weights / fc1.bytes)
+    fixed_bits = fc1.kept * fc1.index_bits + fc1.gap_entries * fc1.gap_bits
+    assert fc1.bytes_before_huffman == fc1.codebook_bytes + (fixed_bits + 7) // 8
     assert report["features.3.weight"].gap_bits == 8  # conv: the paper's 8-bit gaps
     text = str(report)
-    for word in ("classifier.1.weight", "sparse_codebook", "raw tensors", "total"):
+    for word in ("classifier.1.weight", "sparse_codebook", "raw tensors", "total", "rate P+Q"):
         assert word in text
     again = deepcomp.inspect(path)
     assert str(again) == text and again.file_bytes == report.file_bytes

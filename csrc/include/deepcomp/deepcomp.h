@@ -10,3 +10,4 @@
 #include <deepcomp/prune.h>
 #include <deepcomp/quantize.h>
 #include <deepcomp/schedule.h>
+#include <deepcomp/sensitivity.h>

@@ -54,9 +54,15 @@ struct TensorFileStats {
   int64_t gap_bytes = 0;    // the gap stream with its code description
   int64_t value_bytes = 0;  // raw values
   int64_t bytes = 0;        // all of the tensor's record in the file
+  // The data without Huffman coding: indices in index_bits and gaps in gap_bits each, codebook and
+  // values as stored (the paper's "P+Q" columns).
+  int64_t bytes_before_huffman = 0;
   double kept_fraction() const { return weights == 0 ? 1.0 : static_cast<double>(kept) / weights; }
   // fp32 bytes of the dense tensor over its bytes in the file
   double rate() const { return bytes == 0 ? 0.0 : 4.0 * static_cast<double>(weights) / static_cast<double>(bytes); }
+  double rate_before_huffman() const {
+    return bytes_before_huffman == 0 ? 0.0 : 4.0 * static_cast<double>(weights) / static_cast<double>(bytes_before_huffman);
+  }
 };
 
 struct FileReport {

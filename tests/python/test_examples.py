@@ -1,0 +1,31 @@
+"""The LeNet examples run end to end (on a slice of Fashion-MNIST): every stage, the .dcz file, the
+reload check and the summaries."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="needs Debian's dataset-fashion-mnist (scripts/setup.sh installs it)")
+@pytest.mark.parametrize("script", ["lenet300.py", "lenet5.py"])
+def test_lenet_example_runs_every_stage(tmp_path, script):
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "lenet" / script), "--epochs", "1",
+                           "--retrain-epochs", "1", "--rounds", "1", "--finetune-epochs", "1",
+                           "--train-limit", "10000", "--out", str(tmp_path)],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""})
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    name = summary["network"]
+    dcz = tmp_path / f"{name}.dcz"
+    assert summary["file_bytes"] == dcz.stat().st_size
+    assert summary["reloaded_accuracy"] == summary["finetuned_accuracy"] > 0.5  # chance is 0.1
+    assert summary["compression_rate"] > 10
+    markdown = (tmp_path / "summary.md").read_text()
+    assert "rate (P+Q+H)" in markdown and f"{summary['file_bytes']} B" in markdown
+    assert "reloaded from the .dcz file" in done.stdout
