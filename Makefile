@@ -11,7 +11,7 @@ setup:
 demo: setup
 	$(PYTHON) examples/lenet/lenet300.py
 
-# The paper's LeNet-5 (Table 3) the same way: several minutes on a CPU.
+# The paper's LeNet-5 (Table 3) the same way: 15-30 minutes on a 2-core CPU.
 lenet5: setup
 	$(PYTHON) examples/lenet/lenet5.py
 

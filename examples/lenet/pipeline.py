@@ -36,6 +36,9 @@ class Network:
     # Fraction of weights kept per prunable layer, in model order (the paper's).
     densities: Sequence[float]
     epochs: int  # default dense epochs
+    lr: float = 0.05  # default SGD learning rates: dense, between pruning rounds, last epochs
+    retrain_lr: float = 0.02
+    final_lr: float = 0.002
 
 
 def parse_args(network: Network, doc: str) -> argparse.Namespace:
@@ -45,9 +48,10 @@ def parse_args(network: Network, doc: str) -> argparse.Namespace:
     parser.add_argument("--retrain-epochs", type=int, default=2, help="retraining epochs after each pruning round")
     parser.add_argument("--rounds", type=int, default=4, help="pruning rounds toward the final densities")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (momentum 0.9), dense")
-    parser.add_argument("--retrain-lr", type=float, default=0.02, help="SGD learning rate between pruning rounds")
-    parser.add_argument("--final-lr", type=float, default=0.002,
+    parser.add_argument("--lr", type=float, default=network.lr, help="SGD learning rate (momentum 0.9), dense")
+    parser.add_argument("--retrain-lr", type=float, default=network.retrain_lr,
+                        help="SGD learning rate between pruning rounds")
+    parser.add_argument("--final-lr", type=float, default=network.final_lr,
                         help="learning rate of the last dense epoch and of the last retraining epoch")
     parser.add_argument("--density-scale", type=float, default=1.0,
                         help="multiplies every layer's kept fraction (below 1: prune harder than the paper)")

@@ -3,9 +3,10 @@
 // quantize() clusters each selected layer's kept weights with 1-D k-means and puts a SharedLinear /
 // SharedConv2d in its place in the parent module (torch::nn::Module::replace_module). C++ modules
 // hold their children by type, so a model that calls its layers through typed members re-binds
-// them afterwards, as replace_module asks; calling the registered children (named_children(),
-// Sequential built after quantize) needs nothing more. Build the fine-tuning optimizer afterwards:
-// the codebooks are new Parameters.
+// them afterwards, as replace_module asks; a forward that calls its registered children needs
+// nothing more: deepcomp::nn::forward_child(*this, "fc1", x) (deepcomp/nn/forward_child.h) calls
+// whatever layer is registered as "fc1" now (plain, masked or shared). Build the fine-tuning
+// optimizer afterwards: the codebooks are new Parameters.
 #pragma once
 
 #include <deepcomp/nn/shared_layer.h>
