@@ -15,6 +15,11 @@ class ByteWriter {
   void varint(uint64_t value);            // unsigned LEB128
   void append(const uint8_t* data, uint64_t count) { bytes_.insert(bytes_.end(), data, data + count); }
   void append(const std::vector<uint8_t>& data) { append(data.data(), data.size()); }
+  // `count` more bytes at the end, for the caller to fill; valid until the next write.
+  uint8_t* extend(uint64_t count) {
+    bytes_.resize(bytes_.size() + count);
+    return bytes_.data() + bytes_.size() - count;
+  }
   uint64_t size() const { return bytes_.size(); }
   std::vector<uint8_t>& bytes() { return bytes_; }
 

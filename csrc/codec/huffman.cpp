@@ -48,54 +48,55 @@ std::vector<uint16_t> decoding_table(const std::vector<uint8_t>& lengths, int bi
   return table;
 }
 
-constexpr uint32_t kCoded = 0x80;  // set in the encoding table entry of every symbol with a code
-
-// One lane of the encoder. Codes accumulate in a 64-bit window; flush() stores all 8 bytes of it
-// unconditionally (the buffer has 8 bytes of slack) and keeps only the bits of an unfinished byte,
-// so there is no branch per code. At most 7 bits stay, so 56 more fit before the next flush.
+// One lane of the encoder, writing into exactly the lane's bytes [out, end). Codes accumulate in
+// a 64-bit window; flush() keeps only the bits of an unfinished byte. While 8 bytes are left it
+// stores all 8 at once (the bytes past the finished ones are written again later), near the end
+// only the finished ones. At most 7 bits stay, so 56 more fit before the next flush.
 struct LaneWriter {
   uint8_t* out = nullptr;
+  uint8_t* end = nullptr;
   uint64_t window = 0;
   int bits = 0;
 
-  // entry: code << 8 | kCoded | length (see huffman_encode).
+  // entry: code << 8 | length (see huffman_encode_into).
   void put(uint32_t entry) {
     window |= uint64_t{entry >> 8} << bits;
     bits += static_cast<int>(entry & 15);
   }
   void flush() {
-    store64(out, window);
+    if (end - out >= 8) {
+      store64(out, window);
+    } else {
+      store_le(out, window, bits >> 3);
+    }
     out += bits >> 3;
     window >>= bits & ~7;
     bits &= 7;
+  }
+  // The last, unfinished byte.
+  void finish() {
+    store_le(out, window, (bits + 7) / 8);
+    out += (bits + 7) / 8;
   }
 };
 
 // Appends the codes of symbols[0], symbols[kLanes], ... (`codes` of them) to one lane, K codes
 // between flushes (as many as fit in 56 bits). One lane at a time: the state of four did not fit
-// in registers. coded becomes the AND of all entries, so a missing code is looked for only once.
+// in registers.
 template <int K>
-void encode_lane(LaneWriter& lane, const uint8_t* symbols, uint64_t codes, const uint32_t* table, uint32_t& coded) {
+void encode_lane(LaneWriter& lane, const uint8_t* symbols, uint64_t codes, const uint32_t* table) {
   LaneWriter w = lane;  // a local, so that it stays in registers despite the byte stores
-  uint32_t all = coded;
   uint64_t j = 0;
   for (; j + K <= codes; j += K) {
 #pragma GCC unroll 8
-    for (int r = 0; r < K; ++r) {
-      const uint32_t entry = table[symbols[(j + r) * kLanes]];
-      all &= entry;
-      w.put(entry);
-    }
+    for (int r = 0; r < K; ++r) w.put(table[symbols[(j + r) * kLanes]]);
     w.flush();
   }
   for (; j < codes; ++j) {
-    const uint32_t entry = table[symbols[j * kLanes]];
-    all &= entry;
-    w.put(entry);
+    w.put(table[symbols[j * kLanes]]);
     w.flush();
   }
   lane = w;
-  coded = all;
 }
 
 // The moving part of a decoder lane: the bit position `pos` in the data of all four lanes (one
@@ -222,19 +223,25 @@ void decode_degenerate(const uint8_t* data, std::array<LaneReader, kLanes>& lane
 
 }  // namespace
 
-std::vector<uint64_t> symbol_frequencies(const uint8_t* symbols, uint64_t count, int alphabet) {
-  // Four tables, so that runs of one symbol do not serialise on a single counter.
-  std::vector<uint64_t> partial(4 * 256, 0);
+LaneCounts lane_counts(const uint8_t* symbols, uint64_t count) {
+  // One table per lane: also four independent counters, so runs of one symbol do not serialise.
+  LaneCounts counts{};
   uint64_t i = 0;
-  for (; i + 4 <= count; i += 4) {
-    ++partial[symbols[i]];
-    ++partial[256 + symbols[i + 1]];
-    ++partial[512 + symbols[i + 2]];
-    ++partial[768 + symbols[i + 3]];
+  for (; i + kLanes <= count; i += kLanes) {
+    ++counts[0][symbols[i]];
+    ++counts[1][symbols[i + 1]];
+    ++counts[2][symbols[i + 2]];
+    ++counts[3][symbols[i + 3]];
   }
-  for (; i < count; ++i) ++partial[symbols[i]];
+  for (; i < count; ++i) ++counts[i % kLanes][symbols[i]];
+  return counts;
+}
+
+std::vector<uint64_t> symbol_frequencies(const LaneCounts& counts, int alphabet) {
   std::vector<uint64_t> frequencies(256, 0);
-  for (int s = 0; s < 256; ++s) frequencies[s] = partial[s] + partial[256 + s] + partial[512 + s] + partial[768 + s];
+  for (const auto& lane : counts) {
+    for (int s = 0; s < 256; ++s) frequencies[s] += lane[s];
+  }
   for (int s = alphabet; s < 256; ++s) {
     if (frequencies[s] != 0) {
       throw std::invalid_argument("symbol " + std::to_string(s) + " is outside the alphabet of " +
@@ -243,6 +250,25 @@ std::vector<uint64_t> symbol_frequencies(const uint8_t* symbols, uint64_t count,
   }
   frequencies.resize(static_cast<size_t>(alphabet));
   return frequencies;
+}
+
+std::vector<uint64_t> symbol_frequencies(const uint8_t* symbols, uint64_t count, int alphabet) {
+  return symbol_frequencies(lane_counts(symbols, count), alphabet);
+}
+
+std::array<uint64_t, kLanes> huffman_lane_sizes(const LaneCounts& counts, const std::vector<uint8_t>& lengths) {
+  std::array<uint64_t, kLanes> sizes{};
+  for (int lane = 0; lane < kLanes; ++lane) {
+    uint64_t bits = 0;
+    for (int s = 0; s < 256; ++s) {
+      if (counts[lane][s] == 0) continue;
+      const int length = static_cast<size_t>(s) < lengths.size() ? lengths[s] : 0;
+      if (length == 0) throw std::invalid_argument("symbol " + std::to_string(s) + " has no Huffman code");
+      bits += counts[lane][s] * static_cast<uint64_t>(length);
+    }
+    sizes[lane] = (bits + 7) / 8;
+  }
+  return sizes;
 }
 
 std::vector<uint8_t> huffman_code_lengths(const std::vector<uint64_t>& frequencies, int max_length) {
@@ -327,25 +353,23 @@ void check_code_lengths(const std::vector<uint8_t>& lengths, int max_length, con
   }
 }
 
-HuffmanLanes huffman_encode(const uint8_t* symbols, uint64_t count, const std::vector<uint8_t>& lengths) {
+void huffman_encode_into(const uint8_t* symbols, uint64_t count, const std::vector<uint8_t>& lengths,
+                         const std::array<uint64_t, kLanes>& sizes, uint8_t* out) {
   const auto codes = reversed_canonical_codes(lengths);
-  // Per symbol, code << 8 | kCoded | length, and a zero entry for symbols without a code.
+  // Per symbol, code << 8 | length (huffman_lane_sizes has checked that every symbol has one).
   std::array<uint32_t, 256> table{};
   int longest = 1;
   for (size_t symbol = 0; symbol < lengths.size() && symbol < table.size(); ++symbol) {
     if (lengths[symbol] == 0) continue;
-    table[symbol] = codes[symbol] << 8 | kCoded | lengths[symbol];
+    table[symbol] = codes[symbol] << 8 | lengths[symbol];
     longest = std::max<int>(longest, lengths[symbol]);
   }
-  HuffmanLanes lanes;
-  // Each lane's worst case, plus 8 bytes of slack for the 8-byte stores. (A scratch buffer left
-  // uninitialised plus an exact copy touched twice the memory for incompressible data; page faults
-  // cost as much as the coding.)
-  const uint64_t lane_capacity = ((count + kLanes - 1) / kLanes * static_cast<uint64_t>(longest) + 7) / 8 + 8;
-  lanes.bytes.assign(lane_capacity * kLanes, 0);
   std::array<LaneWriter, kLanes> writers;
-  for (int lane = 0; lane < kLanes; ++lane) writers[lane].out = lanes.bytes.data() + lane * lane_capacity;
-  uint32_t coded = kCoded;
+  for (int lane = 0; lane < kLanes; ++lane) {
+    writers[lane].out = out;
+    writers[lane].end = out + sizes[lane];
+    out += sizes[lane];
+  }
   // Blocks small enough to stay in L1 while each lane takes its symbols from them in turn.
   constexpr uint64_t kBlock = 4096 * kLanes;
   for (uint64_t start = 0; start < count; start += kBlock) {
@@ -354,28 +378,20 @@ HuffmanLanes huffman_encode(const uint8_t* symbols, uint64_t count, const std::v
       const uint64_t codes_in_lane = (block - static_cast<uint64_t>(lane) + kLanes - 1) / kLanes;
       // 7 leftover bits plus K codes must fit the 64-bit window.
       if (longest <= 14) {
-        encode_lane<4>(writers[lane], symbols + start + lane, codes_in_lane, table.data(), coded);
+        encode_lane<4>(writers[lane], symbols + start + lane, codes_in_lane, table.data());
       } else {
-        encode_lane<3>(writers[lane], symbols + start + lane, codes_in_lane, table.data(), coded);
+        encode_lane<3>(writers[lane], symbols + start + lane, codes_in_lane, table.data());
       }
     }
   }
-  if ((coded & kCoded) == 0) {
-    const uint8_t* missing = std::find_if(symbols, symbols + count, [&](uint8_t s) { return table[s] == 0; });
-    throw std::invalid_argument("symbol " + std::to_string(*missing) + " has no Huffman code");
-  }
-  // Flush each lane's last bits and close the gaps between the lanes.
-  uint64_t end = 0;
-  for (int lane = 0; lane < kLanes; ++lane) {
-    auto& w = writers[lane];
-    store64(w.out, w.window);
-    const uint8_t* begin = lanes.bytes.data() + lane * lane_capacity;
-    const uint64_t written = static_cast<uint64_t>(w.out - begin) + static_cast<uint64_t>(w.bits + 7) / 8;
-    std::copy_n(begin, written, lanes.bytes.data() + end);
-    end += written;
-    lanes.sizes[lane] = written;
-  }
-  lanes.bytes.resize(end);
+  for (auto& writer : writers) writer.finish();
+}
+
+HuffmanLanes huffman_encode(const uint8_t* symbols, uint64_t count, const std::vector<uint8_t>& lengths) {
+  HuffmanLanes lanes;
+  lanes.sizes = huffman_lane_sizes(lane_counts(symbols, count), lengths);
+  lanes.bytes.resize(lanes.sizes[0] + lanes.sizes[1] + lanes.sizes[2] + lanes.sizes[3]);
+  huffman_encode_into(symbols, count, lengths, lanes.sizes, lanes.bytes.data());
   return lanes;
 }
 

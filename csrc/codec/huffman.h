@@ -18,7 +18,13 @@ constexpr int kMaxCodeLength = 15;         // the largest length limit a stream 
 constexpr int kDefaultMaxCodeLength = 12;  // its decoding table (4096 entries) stays in L1
 constexpr int kLanes = 4;
 
-// How often each symbol < alphabet occurs in symbols[0, count).
+// How often each byte value occurs in each lane (symbol i is in lane i % kLanes).
+using LaneCounts = std::array<std::array<uint64_t, 256>, kLanes>;
+LaneCounts lane_counts(const uint8_t* symbols, uint64_t count);
+
+// How often each symbol < alphabet occurs (in all lanes); std::invalid_argument for a symbol
+// outside the alphabet.
+std::vector<uint64_t> symbol_frequencies(const LaneCounts& counts, int alphabet);
 std::vector<uint64_t> symbol_frequencies(const uint8_t* symbols, uint64_t count, int alphabet);
 
 // The code lengths (0 for unused symbols) of an optimal prefix code under a length limit, by
@@ -39,6 +45,13 @@ struct HuffmanLanes {
 // Encodes symbols[0, count) with the code of `lengths` (which check_code_lengths accepts). Throws
 // std::invalid_argument for a symbol that has no code.
 HuffmanLanes huffman_encode(const uint8_t* symbols, uint64_t count, const std::vector<uint8_t>& lengths);
+
+// The same in two steps, for a caller that writes the lanes into its own buffer: the bytes of each
+// lane for symbols with these lane counts (std::invalid_argument for a symbol without a code), then
+// the lanes themselves into out[0, sum of sizes).
+std::array<uint64_t, kLanes> huffman_lane_sizes(const LaneCounts& counts, const std::vector<uint8_t>& lengths);
+void huffman_encode_into(const uint8_t* symbols, uint64_t count, const std::vector<uint8_t>& lengths,
+                         const std::array<uint64_t, kLanes>& sizes, uint8_t* out);
 
 // Decodes `count` symbols into out from lanes of the given sizes (data holds their sum of bytes).
 // Throws FormatError (starting with `where`) when a lane holds a bit pattern that is no code, runs

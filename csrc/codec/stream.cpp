@@ -14,17 +14,19 @@ void write_stream(ByteWriter& out, const std::vector<uint8_t>& symbols, int alph
 
 void write_stream(ByteWriter& out, const uint8_t* symbols, uint64_t count, int alphabet_bits, int max_code_length) {
   const int alphabet = 1 << alphabet_bits;
-  const auto frequencies = symbol_frequencies(symbols, count, alphabet);
+  const auto counts = lane_counts(symbols, count);
+  const auto frequencies = symbol_frequencies(counts, alphabet);
   // A limit too short for the symbols in use is raised to the shortest that fits them.
   const auto used = std::count_if(frequencies.begin(), frequencies.end(), [](uint64_t f) { return f != 0; });
   while ((int64_t{1} << max_code_length) < used) ++max_code_length;
   const auto lengths = huffman_code_lengths(frequencies, max_code_length);
-  const auto lanes = huffman_encode(symbols, count, lengths);
+  const auto sizes = huffman_lane_sizes(counts, lengths);
   out.u8(static_cast<uint64_t>(max_code_length));
   out.varint(count);
   for (int s = 0; s < alphabet; s += 2) out.u8(lengths[s] | lengths[s + 1] << 4);
-  for (const uint64_t size : lanes.sizes) out.varint(size);
-  out.append(lanes.bytes);
+  for (const uint64_t size : sizes) out.varint(size);
+  // The lanes go straight into the output, no copy.
+  huffman_encode_into(symbols, count, lengths, sizes, out.extend(sizes[0] + sizes[1] + sizes[2] + sizes[3]));
 }
 
 namespace {
