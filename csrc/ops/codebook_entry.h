@@ -1,5 +1,7 @@
 // The entry points of codebook_decode and codebook_grad, shared by the CPU and CUDA twins: the
 // checks and layout are here; each twin supplies only the kernel over contiguous tensors.
+// An index out of range is an error on the CPU. A CUDA twin cannot report it without stalling the
+// stream on the result, so it returns true and writes NaN where the bad index lands instead.
 #pragma once
 
 #include <ATen/ATen.h>

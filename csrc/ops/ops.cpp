@@ -123,6 +123,19 @@ Grads shared_conv2d_backward(const at::Tensor& grad_output, const at::Tensor& in
   return handle.call(grad_output, input, indices, mask, codebook, stride, padding, dilation, groups, output_mask);
 }
 
+std::tuple<at::Tensor, at::Tensor> compressed_linear_pack(const at::Tensor& indices, const at::Tensor& mask) {
+  static const auto handle = op<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&)>(
+      "deepcomp::compressed_linear_pack");
+  return handle.call(indices, mask);
+}
+
+at::Tensor compressed_linear(const at::Tensor& input, const at::Tensor& row_ptr, const at::Tensor& entries,
+                             const at::Tensor& codebook, const OptionalTensor& bias) {
+  static const auto handle = op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                           const at::Tensor&, const OptionalTensor&)>("deepcomp::compressed_linear");
+  return handle.call(input, row_ptr, entries, codebook, bias);
+}
+
 bool built_with_cuda() {
 #ifdef DEEPCOMP_WITH_CUDA
   return true;

@@ -55,4 +55,10 @@ TORCH_LIBRARY(deepcomp, m) {
       "shared_conv2d_backward(Tensor grad_output, Tensor input, Tensor indices, Tensor mask, Tensor codebook, "
       "int[2] stride, int[2] padding, int[2] dilation, int groups, bool[3] output_mask) "
       "-> (Tensor, Tensor, Tensor)");
+
+  // Inference on a compressed linear layer (sparse rows × codebook, never decoded): a shared weight's
+  // kept entries as (row_ptr: int64 (out_features + 1), entries: int32 column << 8 | index), row-major.
+  m.def("compressed_linear_pack(Tensor indices, Tensor mask) -> (Tensor, Tensor)");
+  // input (*, in_features) -> (*, out_features). No autograd: for inference.
+  m.def("compressed_linear(Tensor input, Tensor row_ptr, Tensor entries, Tensor codebook, Tensor? bias) -> Tensor");
 }

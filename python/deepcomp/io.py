@@ -10,11 +10,12 @@ allocated; a malformed file raises FormatError. Nothing is unpickled, no code ru
 """
 import os
 from collections.abc import Mapping
-from typing import Optional, Union
+from typing import Dict, Iterable, Optional, Union
 
 import torch
 
-from . import _C
+from . import _C, nn
+from ._layers import swap_children
 
 FormatError = _C.FormatError
 FileReport = _C.FileReport
@@ -46,7 +47,7 @@ def save(model: Union[torch.nn.Module, Mapping], path: PathLike, *, gap_bits: Op
     return _C.save_state(list(state.items()), os.fspath(path), gap_bits, max_code_length)
 
 
-def load(path: PathLike, model: Optional[torch.nn.Module] = None):
+def load(path: PathLike, model: Optional[torch.nn.Module] = None, *, compressed: bool = False):
     """The tensors of a .dcz file.
 
     Without model: a dense state dict (name -> Tensor on the CPU; compressed weights decoded, 0 where
@@ -54,18 +55,65 @@ def load(path: PathLike, model: Optional[torch.nn.Module] = None):
     the file and every tensor of the file must be used) and returns it. Plain layers get the decoded
     weight; masked layers their weight and mask; shared layers their codebook, indices and mask
     exactly, so fine-tuning can go on. Tensors move to the model's devices and dtypes.
+    compressed=True (inference): each linear layer (plain, masked or shared) whose weight the file
+    holds quantized is replaced by a deepcomp.nn.CompressedLinear, which computes with the kept weights
+    and the codebook without decoding them; the other layers load as above.
     Raises FormatError for a malformed file, ValueError when file and model do not match, OSError
     when the file cannot be read.
     """
     path = os.fspath(path)
     if model is None:
+        if compressed:
+            raise ValueError("load: compressed=True needs a model whose linear layers it can replace")
         return dict(_C.load_state(path, None))
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"load needs an nn.Module to load into, got {type(model).__name__}")
-    model.load_state_dict(dict(_C.load_state(path, list(model.state_dict().keys()))))
+    names = list(model.state_dict().keys())
+    if not compressed:
+        model.load_state_dict(dict(_C.load_state(path, names)))
+        return model
+    layers = _compressible_linear_layers(path, model)
+    own = {f"{prefix}{leaf}" for prefix in layers for leaf in ("weight", "codebook", "indices", "mask")}
+    parts = {f"{prefix}{leaf}" for prefix in layers for leaf in ("codebook", "indices", "mask")}
+    state = dict(_C.load_state(path, [name for name in names if name not in own] + sorted(parts)))
+    replacements = {}
+    for prefix, layer in layers.items():
+        like = layer.codebook if isinstance(layer, nn.SharedLinear) else layer.weight  # device and dtype to keep
+        bias = state.pop(prefix + "bias", None)
+        shape = tuple(state[prefix + "indices"].shape)
+        if shape != (layer.out_features, layer.in_features):
+            raise ValueError(f"load: {prefix}weight in the file has shape {shape}, the model's layer "
+                             f"({layer.out_features}, {layer.in_features})")
+        replacements[id(layer)] = nn.CompressedLinear.from_parts(
+            state.pop(prefix + "indices").to(like.device), state.pop(prefix + "mask").to(like.device),
+            state.pop(prefix + "codebook").to(like.device, like.dtype),
+            None if bias is None else bias.to(like.device, like.dtype))
+    model.load_state_dict(state, strict=False)  # the file matched every name; the rest are replaced layers'
+    swap_children(model, replacements)
     return model
+
+
+def _compressible_linear_layers(path: str, model: torch.nn.Module) -> dict:
+    """Prefix ("fc." ...) -> layer, for the model's linear layers whose weight the file holds quantized."""
+    quantized = {stats.name for stats in _C.inspect(path).tensors if stats.kind.endswith("codebook")}
+    if isinstance(model, (torch.nn.Linear, nn.SharedLinear)) and "weight" in quantized:
+        raise TypeError("load(compressed=True): the model itself is a linear layer, which cannot be replaced in "
+                        "place; wrap it (nn.Sequential(layer))")
+    return {f"{name}.": module for name, module in model.named_modules()
+            if name and isinstance(module, (torch.nn.Linear, nn.SharedLinear)) and f"{name}.weight" in quantized}
 
 
 def inspect(path: PathLike) -> FileReport:
     """The FileReport of an existing .dcz file (str() of it is the per-tensor table)."""
     return _C.inspect(os.fspath(path))
+
+
+def load_state(path: PathLike, names: Iterable[str]) -> Dict[str, torch.Tensor]:
+    """The tensors of a .dcz file by a model's state-dict names, without the model (what
+    load(path, model) loads): `<layer>.codebook`, `.indices` and `.mask` come from a compressed
+    `<layer>.weight` as stored, anything else by its own name, decoded to dense; CPU tensors.
+    Raises ValueError naming the names the file cannot give and the file's tensors no name uses,
+    FormatError for a malformed file, OSError when the file cannot be read; TypeError for a single str."""
+    if isinstance(names, str):
+        raise TypeError(f"load_state needs a list of tensor names, got the str {names!r}")
+    return dict(_C.load_state(os.fspath(path), list(names)))

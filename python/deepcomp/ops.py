@@ -93,6 +93,20 @@ def shared_conv2d(input: torch.Tensor, indices: torch.Tensor, mask: torch.Tensor
                                       list(dilation), groups)
 
 
+def compressed_linear_pack(indices: torch.Tensor, mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """A shared linear weight (indices, mask: (out_features, in_features)) as compressed rows:
+    (row_ptr, entries), row_ptr int64 (out_features + 1), entries int32 with one entry per kept weight,
+    column << 8 | index, row by row in column order. in_features < 2^23."""
+    return _ops.compressed_linear_pack.default(indices, mask)
+
+
+def compressed_linear(input: torch.Tensor, row_ptr: torch.Tensor, entries: torch.Tensor, codebook: torch.Tensor,
+                      bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """input (*, in_features) -> (*, out_features) with the compressed weight (row_ptr, entries, codebook),
+    never decoded; codebook and bias in input's dtype. For inference (no autograd)."""
+    return _ops.compressed_linear.default(input, row_ptr, entries, codebook, bias)
+
+
 # Fake kernels: output metadata only, for torch.compile and torch.library.opcheck.
 
 @torch.library.register_fake("deepcomp::apply_mask")
@@ -174,3 +188,14 @@ def _shared_conv2d_backward_fake(grad_output, input, indices, mask, codebook, st
     return (input.new_empty(input.shape) if output_mask[0] else None,
             codebook.new_empty(codebook.shape) if output_mask[1] else None,
             grad_output.new_empty((indices.shape[0],)) if output_mask[2] else None)
+
+
+@torch.library.register_fake("deepcomp::compressed_linear_pack")
+def _compressed_linear_pack_fake(indices, mask):
+    kept = torch.library.get_ctx().new_dynamic_size()
+    return indices.new_empty((indices.shape[0] + 1,), dtype=torch.int64), indices.new_empty((kept,), dtype=torch.int32)
+
+
+@torch.library.register_fake("deepcomp::compressed_linear")
+def _compressed_linear_fake(input, row_ptr, entries, codebook, bias):
+    return input.new_empty((*input.shape[:-1], row_ptr.shape[0] - 1))

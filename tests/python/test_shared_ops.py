@@ -6,13 +6,6 @@ import reference as ref
 from deepcomp import ops
 
 
-@pytest.fixture
-def device(device):
-    if device == "cuda":
-        pytest.skip("codebook_decode and codebook_grad have no CUDA kernels yet (the CUDA issue adds them)")
-    return device
-
-
 def _shared_weight(shape, bits=3, device="cpu", dtype=torch.float32, keep=0.6):
     k = 2 ** bits
     indices = torch.randint(0, k, shape, device=device, dtype=torch.uint8)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <deepcomp/io.h>
+#include <deepcomp/nn/compressed_linear.h>
 #include <deepcomp/nn/forward_child.h>
 #include <deepcomp/nn/masked_conv2d.h>
 #include <deepcomp/nn/masked_linear.h>

@@ -100,6 +100,16 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_conv2d_backward(
     const at::Tensor& codebook, at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
     int64_t groups, std::array<bool, 3> output_mask);
 
+// Inference on a compressed linear layer: the weight kept as compressed rows, never decoded.
+// compressed_linear_pack turns a shared weight (indices, mask: (out_features, in_features)) into
+// (row_ptr: int64 (out_features + 1), entries: int32, one per kept weight, column << 8 | index, row by
+// row in column order); in_features < 2^23.
+std::tuple<at::Tensor, at::Tensor> compressed_linear_pack(const at::Tensor& indices, const at::Tensor& mask);
+// y = x Wᵀ + bias with W given by (row_ptr, entries, codebook). input: (*, in_features) -> (*, out_features),
+// codebook and bias in the input's dtype. For inference: no autograd.
+at::Tensor compressed_linear(const at::Tensor& input, const at::Tensor& row_ptr, const at::Tensor& entries,
+                             const at::Tensor& codebook, const std::optional<at::Tensor>& bias);
+
 // True when this libdeepcomp was built with its CUDA kernels.
 bool built_with_cuda();
 

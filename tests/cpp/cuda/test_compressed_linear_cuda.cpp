@@ -1,0 +1,46 @@
+#include <deepcomp/ops.h>
+
+#include "../helpers.h"
+#include "poison.h"
+
+using deepcomp::testing::poison_cuda_memory;
+using deepcomp::testing::random_mask;
+using deepcomp::testing::relative_error;
+
+TEST_CASE("compressed_linear on CUDA equals the CPU kernel", "[cuda][compressed_linear]") {
+  torch::manual_seed(40);
+  using Shape = std::tuple<int64_t, int64_t, double>;  // rows, columns, fraction kept
+  for (const auto& [rows, columns, keep] :
+       std::vector<Shape>{{1, 7, 0.5}, {100, 300, 0.09}, {513, 2048, 0.04}, {64, 70000, 0.01}}) {
+    const auto indices = torch::randint(0, 32, {rows, columns}, torch::kByte);
+    const auto mask = random_mask({rows, columns}, keep);
+    const auto codebook = torch::randn({32});
+    const auto bias = torch::randn({rows});
+    const auto [row_ptr, entries] = deepcomp::ops::compressed_linear_pack(indices, mask);
+    const auto [gpu_row_ptr, gpu_entries] = deepcomp::ops::compressed_linear_pack(indices.cuda(), mask.cuda());
+    CHECK(torch::equal(gpu_row_ptr.cpu(), row_ptr));
+    CHECK(torch::equal(gpu_entries.cpu(), entries));
+    for (const int64_t batch : {1, 2, 4, 5, 8, 64, 70}) {
+      for (const auto dtype : {torch::kFloat, torch::kBFloat16, torch::kHalf}) {
+        const auto x = torch::randn({batch, columns}).to(dtype);
+        poison_cuda_memory(batch * rows * 4);
+        const auto on_gpu = deepcomp::ops::compressed_linear(x.cuda(), gpu_row_ptr, gpu_entries,
+                                                             codebook.to(dtype).cuda(), bias.to(dtype).cuda());
+        const auto on_cpu = deepcomp::ops::compressed_linear(x, row_ptr, entries, codebook.to(dtype), bias.to(dtype));
+        INFO("rows " << rows << ", columns " << columns << ", batch " << batch << ", dtype " << dtype);
+        CHECK(relative_error(on_gpu.cpu(), on_cpu) < (dtype == torch::kFloat ? 1e-5 : 1e-2));
+      }
+    }
+  }
+}
+
+TEST_CASE("compressed_linear on CUDA writes NaN into a row with a bad entry", "[cuda][compressed_linear]") {
+  const auto indices = torch::randint(0, 4, {3, 8}, torch::kByte);
+  const auto [row_ptr, entries] = deepcomp::ops::compressed_linear_pack(indices, torch::ones({3, 8}, torch::kBool));
+  auto bad = entries.clone();
+  bad[9] = 8 << 8;  // row 1: column 8 of 8
+  const auto out = deepcomp::ops::compressed_linear(torch::randn({2, 8}).cuda(), row_ptr.cuda(), bad.cuda(),
+                                                    torch::randn({4}).cuda(), std::nullopt).cpu();
+  CHECK(out.select(1, 1).isnan().all().item<bool>());
+  CHECK(!out.select(1, 0).isnan().any().item<bool>());
+}
