@@ -29,8 +29,10 @@ TensorFileStats stats_of(const codec::TensorRecord& record, const codec::RecordB
   stats.gap_bytes = static_cast<int64_t>(size.gap_stream);
   stats.value_bytes = static_cast<int64_t>(size.values);
   stats.bytes = static_cast<int64_t>(size.total);
-  const int64_t coded_bits = stats.kept * stats.index_bits + stats.gap_entries * stats.gap_bits;
-  stats.bytes_before_huffman = stats.codebook_bytes + stats.value_bytes + (coded_bits + 7) / 8;
+  stats.index_bytes_before_huffman = (stats.kept * stats.index_bits + 7) / 8;
+  stats.gap_bytes_before_huffman = (stats.gap_entries * stats.gap_bits + 7) / 8;
+  stats.bytes_before_huffman =
+      stats.codebook_bytes + stats.value_bytes + stats.index_bytes_before_huffman + stats.gap_bytes_before_huffman;
   return stats;
 }
 

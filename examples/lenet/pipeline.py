@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import deepcomp
+from deepcomp._files import write_atomically  # readers of results/ never see half a file
 import fashion_mnist
 
 
@@ -236,19 +237,6 @@ def summary_markdown(network, summary, file_report) -> str:
     ])
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Readers never see a half-written file: write a temporary file beside it, then rename."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def main(network: Network, doc: str, command: str) -> None:
     args = parse_args(network, doc)
     start = time.perf_counter()
@@ -290,5 +278,5 @@ def main(network: Network, doc: str, command: str) -> None:
         "quantize_report": quantize_report.to_dict(), "file_report": file_report.to_dict(), "seconds": seconds,
         "command": command, "settings": vars(args),
     }
-    write_atomically(os.path.join(args.out, "summary.json"), json.dumps(summary, indent=2) + "\n")
-    write_atomically(os.path.join(args.out, "summary.md"), summary_markdown(network, summary, file_report))
+    write_atomically(os.path.join(args.out, "summary.json"), (json.dumps(summary, indent=2) + "\n").encode())
+    write_atomically(os.path.join(args.out, "summary.md"), summary_markdown(network, summary, file_report).encode())

@@ -1,6 +1,6 @@
-// The .dcz file functions for deepcomp/io.py, and how C++ errors reach Python: FormatError (a
-// ValueError), file errors as OSError (FileNotFoundError, ...) with errno and path, c10's
-// ValueError and TypeError as themselves.
+// The .dcz file functions for deepcomp/io.py, the atomic file writer for deepcomp/_files.py, and
+// how C++ errors reach Python: FormatError (a ValueError), file errors as OSError
+// (FileNotFoundError, ...) with errno and path, c10's ValueError and TypeError as themselves.
 #include "bindings.h"
 
 #include <deepcomp/io.h>
@@ -52,6 +52,8 @@ py::dict stats_dict(const TensorFileStats& t) {
   d["gap_bytes"] = t.gap_bytes;
   d["value_bytes"] = t.value_bytes;
   d["bytes"] = t.bytes;
+  d["index_bytes_before_huffman"] = t.index_bytes_before_huffman;
+  d["gap_bytes_before_huffman"] = t.gap_bytes_before_huffman;
   d["bytes_before_huffman"] = t.bytes_before_huffman;
   d["rate"] = t.rate();
   d["rate_before_huffman"] = t.rate_before_huffman();
@@ -86,6 +88,10 @@ void bind_report(py::module_& m) {
       .def_readonly("gap_bytes", &TensorFileStats::gap_bytes)
       .def_readonly("value_bytes", &TensorFileStats::value_bytes)
       .def_readonly("bytes", &TensorFileStats::bytes, "the tensor's whole record in the file")
+      .def_readonly("index_bytes_before_huffman", &TensorFileStats::index_bytes_before_huffman,
+                    "the index stream at index_bits per kept weight, in whole bytes")
+      .def_readonly("gap_bytes_before_huffman", &TensorFileStats::gap_bytes_before_huffman,
+                    "the gap stream at gap_bits per entry, in whole bytes")
       .def_readonly("bytes_before_huffman", &TensorFileStats::bytes_before_huffman,
                     "the data with fixed-width indices and gaps (the paper's P+Q)")
       .def_property_readonly("rate_before_huffman", &TensorFileStats::rate_before_huffman)
@@ -142,6 +148,18 @@ void bind_io(py::module_& m) {
         return inspect(path);
       },
       py::arg("path"));
+  // The writer save() uses, so that every file the package writes is written one way.
+  m.def(
+      "write_file_atomically",
+      [](const std::string& path, const py::buffer& data) {
+        const py::buffer_info bytes = data.request();
+        if (bytes.ndim != 1 || bytes.itemsize != 1 || bytes.strides[0] != 1) {
+          throw py::type_error("write_file_atomically needs contiguous bytes");
+        }
+        py::gil_scoped_release release;
+        codec::write_file_atomically(path, static_cast<const uint8_t*>(bytes.ptr), static_cast<uint64_t>(bytes.size));
+      },
+      py::arg("path"), py::arg("data"));
 }
 
 }  // namespace deepcomp::bindings

@@ -20,7 +20,7 @@ import torch  # noqa: F401  (loads LibTorch, which libdeepcomp links against)
 
 from . import _C  # noqa: F401  (loading libdeepcomp registers the ops: torch.ops.deepcomp.*)
 from . import nn, ops, plots
-from .io import FileReport, FormatError, TensorFileStats, inspect, load, save
+from .io import FileReport, FormatError, TensorFileStats, inspect, load, load_state, save
 from .nn import enforce_masks
 from .prune import LayerPruneStats, PruneReport, prune
 from .quantize import LayerQuantizeStats, QuantizeReport, quantize
@@ -45,6 +45,7 @@ __all__ = [
     "enforce_masks",
     "inspect",
     "load",
+    "load_state",
     "nn",
     "ops",
     "plots",

@@ -1,10 +1,28 @@
-"""Finding a model's layers by qualified name and replacing them in place: shared by the stages."""
+"""The layers each stage accepts, finding them by qualified name, and replacing them in place:
+shared by the stages and the sensitivity analysis."""
 import difflib
 from typing import Callable, Iterable, List, Optional
 
 import torch
 
+from .nn import MaskedConv2d, MaskedLayer, MaskedLinear, SharedConv2d, SharedLinear
+
 Accepts = Callable[[torch.nn.Module], bool]
+
+# Exact types (a subclass of nn.Linear may compute something else) and the layer each becomes.
+MASKED_TWIN = {torch.nn.Linear: MaskedLinear, torch.nn.Conv2d: MaskedConv2d}
+SHARED_TWIN = {torch.nn.Linear: SharedLinear, torch.nn.Conv2d: SharedConv2d, MaskedLinear: SharedLinear,
+               MaskedConv2d: SharedConv2d, SharedLinear: SharedLinear, SharedConv2d: SharedConv2d}
+
+
+def prunable(module: torch.nn.Module) -> bool:
+    """A layer pruning changes: a masked one, or exactly an nn.Linear / nn.Conv2d."""
+    return isinstance(module, MaskedLayer) or type(module) in MASKED_TWIN
+
+
+def quantizable(module: torch.nn.Module) -> bool:
+    """A layer quantization changes: exactly an nn.Linear / nn.Conv2d, or a masked or shared twin."""
+    return type(module) in SHARED_TWIN
 
 
 def check_layer(model: torch.nn.Module, modules: dict, name: str, *, caller: str, accepts: Accepts, kinds: str,

@@ -9,11 +9,13 @@ import argparse
 import os
 import re
 import sys
+from io import BytesIO
 from typing import Optional, Sequence
 
 import torch
 
-from . import __version__, _C, io, ops, plots  # plots imports matplotlib only to draw
+from . import __version__, io, ops, plots  # plots imports matplotlib only to draw
+from ._files import write_atomically
 from .report import format_table
 
 
@@ -54,7 +56,9 @@ def _decompress(args: argparse.Namespace) -> None:
     if os.path.lexists(args.out) and not args.force:
         raise FileExistsError(f"{args.out!r} exists; pass --force to overwrite it")
     state = io.load(args.file)
-    plots._write_atomically(args.out, lambda file: torch.save(state, file))
+    buffer = BytesIO()
+    torch.save(state, buffer)
+    write_atomically(args.out, buffer.getbuffer())
     print(f"{args.out}: {len(state)} tensors, {os.path.getsize(args.out)} bytes "
           f"(a dense state dict for torch.load; from {args.file}: {os.path.getsize(args.file)} bytes)")
 
@@ -69,7 +73,7 @@ def _compressed_weights(path: str, report):
         prefix = t.name[:-len("weight")]  # compressed records are always `<layer>.weight`
         parts = ("weight", "mask") if t.kind == "sparse_raw" else ("codebook", "indices", "mask")
         wanted += [prefix + part for part in parts]
-    state = dict(_C.load_state(path, wanted))
+    state = io.load_state(path, wanted)
     for t in report.tensors:
         prefix = t.name[:-len("weight")]
         if t.kind == "sparse_raw":

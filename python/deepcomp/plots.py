@@ -6,15 +6,15 @@ bits, one line per layer. plot_bytes: where a .dcz file's bytes go, per tensor, 
 Huffman coding. Each returns a matplotlib Figure (no pyplot, so no backend or display is needed) and,
 given path, also writes it there (the format from the extension: .png, .svg, .pdf, ...; atomically).
 """
-import math
+import io
 import os
-import uuid
 from dataclasses import dataclass, replace
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 
 from . import ops
+from ._files import write_atomically
 from .nn import MaskedLayer, SharedLayer
 from .nn.shared_layer import INITS, check_bits
 
@@ -120,8 +120,8 @@ def plot_sensitivity(report, *, kind: str = "prune", path: Optional[PathLike] = 
 @dataclass(frozen=True)
 class BytesRow:
     """One bar pair of plot_bytes: a compressed tensor, or every raw tensor summed (`tensors` > 1).
-    before: bytes per part at fixed width (index: kept × index_bits / 8, gap: gap_entries × gap_bits / 8,
-    each rounded up to whole bytes); after: the file's bytes per part. Parts: PARTS."""
+    before: bytes per part at fixed width (index and gap: the FileReport's index_bytes_before_huffman and
+    gap_bytes_before_huffman); after: the file's bytes per part. Parts: PARTS."""
     name: str
     tensors: int
     before: Dict[str, int]
@@ -139,8 +139,7 @@ def bytes_by_part(file_report) -> List[BytesRow]:
     for t in tensors:
         after = {"index": t.index_bytes, "gap": t.gap_bytes, "codebook": t.codebook_bytes, "values": t.value_bytes}
         after["framing"] = t.bytes - sum(after.values())
-        before = {**after, "index": math.ceil(t.kept * t.index_bits / 8),
-                  "gap": math.ceil(t.gap_entries * t.gap_bits / 8)}
+        before = {**after, "index": t.index_bytes_before_huffman, "gap": t.gap_bytes_before_huffman}
         if t.kind != "raw":
             rows.append(BytesRow(t.name, 1, before, after))
         elif raw is None:
@@ -246,37 +245,7 @@ def _finish(figure, path: Optional[PathLike]):
         if extension not in formats:
             raise ValueError(f"cannot write a plot to {path!r}: the extension names no image format; use one of "
                              f"{', '.join('.' + f for f in sorted(formats))}")
-        _write_atomically(path, lambda file: figure.savefig(file, format=extension))
+        image = io.BytesIO()
+        figure.savefig(image, format=extension)
+        write_atomically(path, image.getbuffer())
     return figure
-
-
-def _write_atomically(path: PathLike, write: Callable) -> None:
-    """write(file) into a new file beside path, then renamed over path: a reader never sees half a file,
-    and on an error nothing at path changes. OSErrors name path, not the temporary file."""
-    path = os.fspath(path)
-    temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
-    except OSError as error:
-        raise _naming(error, path) from None
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException as error:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        if isinstance(error, OSError):
-            raise _naming(error, path) from None
-        raise
-
-
-def _naming(error: OSError, path: str) -> OSError:
-    """The error, about path (not the temporary file beside it)."""
-    if error.errno is None:
-        return error
-    return type(error)(error.errno, f"cannot write {path!r}: {error.strerror}")

@@ -6,14 +6,11 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 import torch
 
 from . import ops
-from ._layers import check_layer, select_layers, swap_children
-from .nn import MaskedConv2d, MaskedLayer, MaskedLinear
+from ._layers import MASKED_TWIN, check_layer, prunable, select_layers, swap_children
+from .nn import MaskedConv2d, MaskedLayer
 from .report import LayerRows, format_table
 
 LayerValues = Union[float, Dict[str, float]]
-
-# Exact types: a subclass of nn.Linear may compute something else, so it is not converted silently.
-_MASKED_TWIN = {torch.nn.Linear: MaskedLinear, torch.nn.Conv2d: MaskedConv2d}
 
 
 @dataclass(frozen=True)
@@ -101,7 +98,7 @@ def prune(model: torch.nn.Module, *, sensitivity: Optional[LayerValues] = None,
         for name in selected:
             layer = modules[name]
             if not isinstance(layer, MaskedLayer):
-                dense, layer = layer, _MASKED_TWIN[type(layer)].from_dense(layer)
+                dense, layer = layer, MASKED_TWIN[type(layer)].from_dense(layer)
                 swapped[id(dense)] = layer
             layer.mask.copy_(new_masks[name])
             ops.apply_mask_(layer.weight, layer.mask)
@@ -122,11 +119,7 @@ def _criterion(sensitivity, sparsity) -> Tuple[str, LayerValues]:
     return criterion, values
 
 
-def _prunable(module: torch.nn.Module) -> bool:
-    return isinstance(module, MaskedLayer) or type(module) in _MASKED_TWIN
-
-
-_CHECK = dict(caller="deepcomp.prune", accepts=_prunable,
+_CHECK = dict(caller="deepcomp.prune", accepts=prunable,
               kinds="nn.Linear and nn.Conv2d (and their masked twins)",
               in_place=lambda module: isinstance(module, MaskedLayer))
 

@@ -4,16 +4,13 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 import torch
 
-from ._layers import check_layer, select_layers, swap_children
-from .nn import MaskedConv2d, MaskedLinear, SharedConv2d, SharedLayer, SharedLinear
+from ._layers import SHARED_TWIN, check_layer, quantizable, select_layers, swap_children
+from .nn import SharedConv2d, SharedLayer, SharedLinear
 from .nn.shared_layer import check_bits, check_clustering
 from .report import LayerRows, format_table
 
 LayerBits = Union[int, Dict[str, int]]
 
-# Exact types (a subclass of nn.Linear may compute something else) and the shared layer each becomes.
-_SHARED_TWIN = {torch.nn.Linear: SharedLinear, torch.nn.Conv2d: SharedConv2d, MaskedLinear: SharedLinear,
-                MaskedConv2d: SharedConv2d, SharedLinear: SharedLinear, SharedConv2d: SharedConv2d}
 # The paper's widths: 8 bits for conv layers, 5 for fully connected ones.
 DEFAULT_BITS = {SharedConv2d: 8, SharedLinear: 5}
 
@@ -76,7 +73,7 @@ def quantize(model: torch.nn.Module, *, bits: Optional[LayerBits] = None, init: 
     """
     check_clustering(init, method)
     modules = dict(model.named_modules())
-    check = dict(caller="deepcomp.quantize", accepts=lambda module: type(module) in _SHARED_TWIN,
+    check = dict(caller="deepcomp.quantize", accepts=quantizable,
                  kinds="nn.Linear and nn.Conv2d (plain, masked or shared)")
     selected = select_layers(model, modules, layers, **check)
     per_layer = _bits_per_layer(model, modules, selected, bits, check)
@@ -86,7 +83,7 @@ def quantize(model: torch.nn.Module, *, bits: Optional[LayerBits] = None, init: 
     for name in selected:
         module = modules[name]
         try:
-            shared = _SHARED_TWIN[type(module)].from_dense(module, per_layer[name], init, method=method, seed=seed)
+            shared = SHARED_TWIN[type(module)].from_dense(module, per_layer[name], init, method=method, seed=seed)
         except (ValueError, RuntimeError) as error:
             raise type(error)(f"layer {name!r}: {error}") from None
         replacements[id(module)] = shared
@@ -96,7 +93,7 @@ def quantize(model: torch.nn.Module, *, bits: Optional[LayerBits] = None, init: 
 
 
 def _bits_per_layer(model, modules: dict, selected: List[str], bits, check: dict) -> Dict[str, int]:
-    defaults = {name: DEFAULT_BITS[_SHARED_TWIN[type(modules[name])]] for name in selected}
+    defaults = {name: DEFAULT_BITS[SHARED_TWIN[type(modules[name])]] for name in selected}
     if bits is None:
         return defaults
     if not isinstance(bits, dict):

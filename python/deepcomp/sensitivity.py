@@ -15,20 +15,18 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 import torch
 
 from . import ops
-from ._layers import check_layer, select_layers
+from ._layers import check_layer, prunable, quantizable, select_layers
 from .nn import MaskedLayer, SharedLayer
 from .nn.shared_layer import MAX_BITS, check_bits
-from .prune import _prunable
-from .quantize import _SHARED_TWIN
 from .report import format_table
 
 DEFAULT_SPARSITIES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 KINDS = ("prune", "quantize")
 
-_PRUNE_CHECK = dict(caller="deepcomp.sensitivity", accepts=_prunable, in_place=lambda module: True,
+_PRUNE_CHECK = dict(caller="deepcomp.sensitivity", accepts=prunable, in_place=lambda module: True,
                     kinds="nn.Linear and nn.Conv2d (and their masked twins) for the pruning sweep; shared "
                           "layers only in the bits sweep, with sparsities=None")
-_QUANTIZE_CHECK = dict(caller="deepcomp.sensitivity", accepts=lambda module: type(module) in _SHARED_TWIN,
+_QUANTIZE_CHECK = dict(caller="deepcomp.sensitivity", accepts=quantizable,
                        in_place=lambda module: True,
                        kinds="nn.Linear and nn.Conv2d (plain, masked or shared) for the bits sweep")
 

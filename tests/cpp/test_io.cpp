@@ -37,9 +37,15 @@ struct PlainNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(PlainNet);
 
-std::string temporary_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("deepcomp_test_io_" + name)).string();
-}
+// A model saved to a temporary .dcz file, which is removed when the test ends (also on a failure).
+struct SavedFile {
+  SavedFile(const torch::nn::Module& model, const std::string& name)
+      : path((std::filesystem::temp_directory_path() / ("deepcomp_test_io_" + name)).string()),
+        report(deepcomp::save(model, path)) {}
+  ~SavedFile() { std::filesystem::remove(path); }
+  const std::string path;
+  const deepcomp::FileReport report;
+};
 
 std::map<std::string, torch::Tensor> state_of(const torch::nn::Module& model) {
   std::map<std::string, torch::Tensor> state;
@@ -53,11 +59,17 @@ std::map<std::string, torch::Tensor> state_of(const torch::nn::Module& model) {
 TEST_CASE("save writes the compressed kinds and load restores a deepcomp model exactly", "[io]") {
   torch::manual_seed(40);
   Net net;
-  const auto path = temporary_path("exact.dcz");
-  const auto report = deepcomp::save(*net, path);
-  CHECK(report.file_bytes == static_cast<int64_t>(std::filesystem::file_size(path)));
+  const SavedFile file(*net, "exact.dcz");
+  const auto& report = file.report;
+  CHECK(report.file_bytes == static_cast<int64_t>(std::filesystem::file_size(file.path)));
   std::map<std::string, std::string> kinds;
-  for (const auto& t : report.tensors) kinds[t.name] = t.kind;
+  for (const auto& t : report.tensors) {
+    kinds[t.name] = t.kind;
+    CHECK(t.index_bytes_before_huffman == (t.kept * t.index_bits + 7) / 8);
+    CHECK(t.gap_bytes_before_huffman == (t.gap_entries * t.gap_bits + 7) / 8);
+    CHECK(t.bytes_before_huffman ==
+          t.codebook_bytes + t.value_bytes + t.index_bytes_before_huffman + t.gap_bytes_before_huffman);
+  }
   CHECK(kinds["conv.weight"] == "dense_codebook");
   CHECK(kinds["fc1.weight"] == "sparse_codebook");
   CHECK(kinds["fc2.weight"] == "sparse_raw");
@@ -68,7 +80,7 @@ TEST_CASE("save writes the compressed kinds and load restores a deepcomp model e
 
   torch::manual_seed(41);
   Net fresh;
-  deepcomp::load(path, *fresh);
+  deepcomp::load(file.path, *fresh);
   const auto expected = state_of(*net);
   const auto loaded = state_of(*fresh);
   REQUIRE(expected.size() == loaded.size());
@@ -76,33 +88,30 @@ TEST_CASE("save writes the compressed kinds and load restores a deepcomp model e
     INFO(name);
     CHECK(torch::equal(loaded.at(name), tensor));
   }
-  std::filesystem::remove(path);
 }
 
 TEST_CASE("load gives plain layers the decoded weights, and a dense state dict", "[io]") {
   torch::manual_seed(42);
   Net net;
-  const auto path = temporary_path("plain.dcz");
-  deepcomp::save(*net, path);
+  const SavedFile file(*net, "plain.dcz");
   PlainNet plain;
-  deepcomp::load(path, *plain);
+  deepcomp::load(file.path, *plain);
   auto* fc1 = net->named_children()["fc1"]->as<deepcomp::nn::SharedLinearImpl>();
   const auto* plain_fc1 = plain->named_children()["fc1"]->as<torch::nn::LinearImpl>();
   CHECK(torch::equal(plain_fc1->weight, fc1->weight().detach()));
-  const auto dense = deepcomp::load(path);
+  const auto dense = deepcomp::load(file.path);
   CHECK(dense.size() == 8);
   CHECK(torch::equal(dense["fc1.weight"], fc1->weight().detach()));
   const auto input = torch::randn({5, 36});
   CHECK(torch::allclose(torch::nn::functional::linear(input, dense["fc1.weight"], dense["fc1.bias"]),
                         fc1->forward(input)));
-  std::filesystem::remove(path);
 }
 
 TEST_CASE("load names what does not match, and malformed files raise FormatError", "[io][errors]") {
   torch::manual_seed(43);
   PlainNet plain;
-  const auto path = temporary_path("errors.dcz");
-  deepcomp::save(*plain, path);
+  const SavedFile file(*plain, "errors.dcz");
+  const auto& path = file.path;
   Net net;  // shared layers need codebooks the plain file lacks
   CHECK_THROWS_AS(deepcomp::load(path, *net), c10::ValueError);
   CHECK_THROWS_WITH(deepcomp::load(path, *net), Catch::Contains("'fc1.codebook'"));
@@ -115,5 +124,4 @@ TEST_CASE("load names what does not match, and malformed files raise FormatError
   CHECK_THROWS_AS(deepcomp::load(path), deepcomp::FormatError);
   CHECK_THROWS_WITH(deepcomp::inspect(path), Catch::Contains("checksum mismatch"));
   CHECK_THROWS_AS(deepcomp::load(path + ".missing"), std::system_error);
-  std::filesystem::remove(path);
 }

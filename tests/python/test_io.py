@@ -76,6 +76,21 @@ def test_plain_model_gets_the_decoded_weights(tmp_path):
     assert dense["features.1.num_batches_tracked"].item() == 17
 
 
+def test_load_state_gives_the_tensors_a_model_would_load(tmp_path):
+    model = compressed_net()
+    path = tmp_path / "net.dcz"
+    deepcomp.save(model, path)
+    names = list(model.state_dict())
+    state = deepcomp.load_state(path, names)
+    assert list(state) == names
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(state[name], tensor), name
+    with pytest.raises(ValueError, match="'head.weight'"):
+        deepcomp.load_state(path, names + ["head.weight"])
+    with pytest.raises(TypeError, match="list of tensor names"):
+        deepcomp.load_state(path, "classifier.1.codebook")
+
+
 def test_fine_tuning_goes_on_after_load(tmp_path):
     model = compressed_net()
     path = tmp_path / "net.dcz"
@@ -107,8 +122,9 @@ def test_report_counts_the_real_file(tmp_path):
     assert 0 < fc1.index_bits_coded < 8 and 0 < fc1.gap_bits_coded < 8
     assert fc1.gap_entries >= fc1.kept
     assert fc1.rate == pytest.approx(4 * fc1.weights / fc1.bytes)
-    fixed_bits = fc1.kept * fc1.index_bits + fc1.gap_entries * fc1.gap_bits
-    assert fc1.bytes_before_huffman == fc1.codebook_bytes + (fixed_bits + 7) // 8
+    assert fc1.index_bytes_before_huffman == (fc1.kept * fc1.index_bits + 7) // 8
+    assert fc1.gap_bytes_before_huffman == (fc1.gap_entries * fc1.gap_bits + 7) // 8
+    assert fc1.bytes_before_huffman == fc1.codebook_bytes + fc1.index_bytes_before_huffman + fc1.gap_bytes_before_huffman
     assert report["features.3.weight"].gap_bits == 8  # conv: the paper's 8-bit gaps
     text = str(report)
     for word in ("classifier.1.weight", "sparse_codebook", "raw tensors", "total", "rate P+Q"):

@@ -54,8 +54,11 @@ struct TensorFileStats {
   int64_t gap_bytes = 0;    // the gap stream with its code description
   int64_t value_bytes = 0;  // raw values
   int64_t bytes = 0;        // all of the tensor's record in the file
-  // The data without Huffman coding: indices in index_bits and gaps in gap_bits each, codebook and
-  // values as stored (the paper's "P+Q" columns).
+  // The data without Huffman coding (the paper's "P+Q" columns): each stream at fixed width, in
+  // whole bytes (indices at index_bits per kept weight, gaps at gap_bits per entry), and their sum
+  // with the codebook and values as stored.
+  int64_t index_bytes_before_huffman = 0;
+  int64_t gap_bytes_before_huffman = 0;
   int64_t bytes_before_huffman = 0;
   double kept_fraction() const { return weights == 0 ? 1.0 : static_cast<double>(kept) / weights; }
   // fp32 bytes of the dense tensor over its bytes in the file
