@@ -21,9 +21,11 @@ test: setup
 test-cpp:
 	ctest --test-dir build/cmake --output-on-failure -j 2
 
-# The installed CMake package, used the way a C++ user does: find_package(deepcomp).
+# The installed CMake package, used the way a C++ user does: find_package(deepcomp); then every
+# ```cpp block of docs/ is built against it and run.
 test-package:
 	tests/cmake/test_find_package.sh
+	$(PYTHON) tests/cmake/test_doc_cpp_blocks.py
 
 test-python:
 	$(PYTHON) -m pytest -q tests/python
