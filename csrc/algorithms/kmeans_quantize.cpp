@@ -1,6 +1,6 @@
 // Trained quantization's clustering step (Deep Compression, stage 2): a layer's codebook and the
-// index of every weight's nearest centroid. Runs on the CPU (the values are sorted there once);
-// registered as a composite kernel so tensors on any device are accepted.
+// index of every weight's nearest centroid. Registered as a composite kernel, so tensors on any
+// device are clustered here on the CPU; CUDA tensors have their own kernel (cuda/kmeans_quantize.cu).
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "algorithms/kmeans1d.h"
+#include "algorithms/kmeans_quantize.h"
 #include "algorithms/radix_sort.h"
 #include "ops/checks.h"
 
@@ -37,6 +38,30 @@ void assign_nearest(const T* weight, const bool* keep, int64_t n, const at::Tens
 std::tuple<at::Tensor, at::Tensor> kmeans_quantize(const at::Tensor& weight, const std::optional<at::Tensor>& mask,
                                                    int64_t bits, c10::string_view init, c10::string_view method,
                                                    int64_t seed) {
+  const auto request = check_kmeans_quantize(weight, mask, bits, init, method, seed);
+  const auto w = weight.detach().to(at::kCPU, request.work_type).contiguous();
+  const auto keep = request.masked ? mask->to(at::kCPU).contiguous() : at::Tensor();
+  const auto values = request.masked ? w.masked_select(keep) : w.view({-1});
+  auto indices = at::empty(weight.sizes(), weight.options().device(at::kCPU).dtype(at::kByte));
+  at::Tensor codebook;
+  AT_DISPATCH_FLOATING_TYPES(request.work_type, "kmeans_quantize", [&] {
+    const scalar_t* v = values.const_data_ptr<scalar_t>();
+    int64_t non_finite = 0;
+    for (int64_t i = 0; i < values.numel(); ++i) non_finite += !std::isfinite(v[i]);
+    check_all_finite(non_finite, values.numel(), request.masked);
+    const auto centroids = kmeans1d(radix_sorted(v, values.numel()), request.k, request.init, request.method,
+                                    static_cast<uint64_t>(seed));
+    codebook = at::tensor(centroids, at::dtype(at::kDouble)).to(weight.scalar_type());
+    assign_nearest(w.const_data_ptr<scalar_t>(), request.masked ? keep.const_data_ptr<bool>() : nullptr, w.numel(),
+                   codebook, indices.mutable_data_ptr<uint8_t>());
+  });
+  return {codebook.to(weight.device()), indices.to(weight.device())};
+}
+
+}  // namespace
+
+KMeansRequest check_kmeans_quantize(const at::Tensor& weight, const std::optional<at::Tensor>& mask, int64_t bits,
+                                    c10::string_view init, c10::string_view method, int64_t seed) {
   TORCH_CHECK_VALUE(bits >= 1 && bits <= 8, "kmeans_quantize: bits must be in 1..8 (a codebook of 2^bits "
                     "centroids, uint8 indices), got ", bits);
   TORCH_CHECK_VALUE(seed >= 0, "kmeans_quantize: seed must be >= 0, got ", seed);
@@ -44,33 +69,14 @@ std::tuple<at::Tensor, at::Tensor> kmeans_quantize(const at::Tensor& weight, con
               weight.scalar_type());
   const bool masked = mask.has_value() && mask->defined();
   if (masked) ops::check_weight_and_mask("kmeans_quantize", weight, *mask);
-  const auto codebook_init = parse_codebook_init(std::string(init));
-  const auto kmeans_method = parse_kmeans_method(std::string(method));
-  const int64_t k = int64_t{1} << bits;
-
-  // float64 weights are clustered in double, every other floating type in float.
-  const auto work_type = weight.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-  const auto w = weight.detach().to(at::kCPU, work_type).contiguous();
-  const auto keep = masked ? mask->to(at::kCPU).contiguous() : at::Tensor();
-  const auto values = masked ? w.masked_select(keep) : w.view({-1});
-  auto indices = at::empty(weight.sizes(), weight.options().device(at::kCPU).dtype(at::kByte));
-  at::Tensor codebook;
-  AT_DISPATCH_FLOATING_TYPES(work_type, "kmeans_quantize", [&] {
-    const scalar_t* v = values.const_data_ptr<scalar_t>();
-    int64_t non_finite = 0;
-    for (int64_t i = 0; i < values.numel(); ++i) non_finite += !std::isfinite(v[i]);
-    TORCH_CHECK_VALUE(non_finite == 0, "kmeans_quantize: the weights hold ", non_finite, " NaN/Inf value(s) among ",
-                      values.numel(), masked ? " unpruned" : "", "; k-means needs finite weights");
-    const auto centroids = kmeans1d(radix_sorted(v, values.numel()), k, codebook_init, kmeans_method,
-                                    static_cast<uint64_t>(seed));
-    codebook = at::tensor(centroids, at::dtype(at::kDouble)).to(weight.scalar_type());
-    assign_nearest(w.const_data_ptr<scalar_t>(), masked ? keep.const_data_ptr<bool>() : nullptr, w.numel(),
-                   codebook, indices.mutable_data_ptr<uint8_t>());
-  });
-  return {codebook.to(weight.device()), indices.to(weight.device())};
+  return {int64_t{1} << bits, parse_codebook_init(std::string(init)), parse_kmeans_method(std::string(method)),
+          masked, weight.scalar_type() == at::kDouble ? at::kDouble : at::kFloat};
 }
 
-}  // namespace
+void check_all_finite(int64_t non_finite, int64_t values, bool masked) {
+  TORCH_CHECK_VALUE(non_finite == 0, "kmeans_quantize: the weights hold ", non_finite, " NaN/Inf value(s) among ",
+                    values, masked ? " unpruned" : "", "; k-means needs finite weights");
+}
 
 TORCH_LIBRARY_IMPL(deepcomp, CompositeExplicitAutograd, m) { m.impl("kmeans_quantize", &kmeans_quantize); }
 

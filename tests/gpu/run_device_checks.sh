@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every GPU check, on a machine with a CUDA device, in one run (well inside 8 minutes on the H200):
 # build deepcomp against that machine's torch, run the Catch2 CUDA twins and the whole pytest suite
-# (its cuda cases run there), compute-sanitizer memcheck and racecheck on a small case, and the GPU
-# benchmark; a table of the steps comes last. Logs go to $OUT (default build/device-logs).
+# (its cuda cases run there), compute-sanitizer memcheck, racecheck and synccheck on small cases, and the
+# GPU benchmarks; a table of the steps comes last. Logs go to $OUT (default build/device-logs).
 # Before: scripts/vendor_deps.sh here, then carry third_party to the device.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,17 +31,20 @@ step build-tests cmake --build build/device --target deepcomp_tests deepcomp_cud
 step ctest ctest --test-dir build/device --output-on-failure -j 8
 step pytest "$py" -m pytest -q tests/python -p no:cacheprovider
 if command -v compute-sanitizer > /dev/null; then
-  step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 build/device/tests/cpp/deepcomp_cuda_tests "[apply_mask]"
-  step racecheck compute-sanitizer --tool racecheck --error-exitcode 1 build/device/tests/cpp/deepcomp_cuda_tests "[apply_mask]"
+  step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 build/device/tests/cpp/deepcomp_cuda_tests "[apply_mask],[sanitize]"
+  step racecheck compute-sanitizer --tool racecheck --error-exitcode 1 build/device/tests/cpp/deepcomp_cuda_tests "[sanitize]"
+  step synccheck compute-sanitizer --tool synccheck --error-exitcode 1 build/device/tests/cpp/deepcomp_cuda_tests "[sanitize]"
 else
   rows+=("compute-sanitizer      absent")
 fi
 step bench-fp32 "$py" benchmarks/bench_pruning.py --device cuda
 step bench-bf16 "$py" benchmarks/bench_pruning.py --device cuda --dtype bfloat16
+step bench-kernels "$py" benchmarks/bench_kernels.py --device cuda
 
 echo
 echo "GPU: $(cat "$out/gpu.txt")"
 printf '%s\n' "${rows[@]}"
 echo
 grep -h -A40 -m1 "variant" "$out/bench-fp32.log" "$out/bench-bf16.log" 2>/dev/null
+cat "$out/bench-kernels.log" 2>/dev/null
 ! printf '%s\n' "${rows[@]}" | grep -q FAIL

@@ -46,16 +46,31 @@ bool compressed_linear_into_cpu(at::Tensor& out, const at::Tensor& input, const 
     scalar_t* y = out.mutable_data_ptr<scalar_t>();
     const int64_t work_per_row = std::max<int64_t>(1, entries.numel() / rows * batch);
     const int64_t grain = std::max<int64_t>(1, at::internal::GRAIN_SIZE / work_per_row);
+    // Entries with a column or index out of range are skipped and reported (the row is wrong anyway).
+    const auto valid = [&](uint32_t column, uint32_t index) { return column < in_features && index < k; };
     at::parallel_for(0, rows, grain, [&](int64_t first, int64_t last) {
-      std::array<acc_t, kBatchTile> sum;
       bool ok = true;
       for (int64_t r = first; r < last; ++r) {
-        for (int64_t b0 = 0; b0 < batch; b0 += kBatchTile) {
-          const int64_t tile = std::min(kBatchTile, batch - b0);
-          sum.fill(acc_t(0));
+        const acc_t b = shift == nullptr ? acc_t(0) : static_cast<acc_t>(shift[r]);
+        if (batch == 1) {  // four partial sums: consecutive multiply-adds need not wait for each other
+          std::array<acc_t, 4> sum{};
           for (int64_t j = offsets[r]; j < offsets[r + 1]; ++j) {
             const uint32_t column = entry[j] >> 8, index = entry[j] & 0xffu;
-            if (column >= in_features || index >= k) {
+            if (!valid(column, index)) {
+              ok = false;
+              continue;
+            }
+            sum[j & 3] += table[index] * x[column];
+          }
+          y[r] = static_cast<scalar_t>((sum[0] + sum[1]) + (sum[2] + sum[3]) + b);
+          continue;
+        }
+        for (int64_t b0 = 0; b0 < batch; b0 += kBatchTile) {
+          const int64_t tile = std::min(kBatchTile, batch - b0);
+          std::array<acc_t, kBatchTile> sum{};
+          for (int64_t j = offsets[r]; j < offsets[r + 1]; ++j) {
+            const uint32_t column = entry[j] >> 8, index = entry[j] & 0xffu;
+            if (!valid(column, index)) {
               ok = false;
               continue;
             }
@@ -63,7 +78,6 @@ bool compressed_linear_into_cpu(at::Tensor& out, const at::Tensor& input, const 
             const acc_t* xs = x + column * batch + b0;
             for (int64_t t = 0; t < tile; ++t) sum[t] += w * xs[t];
           }
-          const acc_t b = shift == nullptr ? acc_t(0) : static_cast<acc_t>(shift[r]);
           for (int64_t t = 0; t < tile; ++t) y[(b0 + t) * rows + r] = static_cast<scalar_t>(sum[t] + b);
         }
       }

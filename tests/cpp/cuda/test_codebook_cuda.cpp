@@ -97,3 +97,46 @@ TEST_CASE("shared_linear and its backward on CUDA match the CPU path", "[cuda][s
     CHECK(relative_error(gb.cpu(), cb) < tolerance);
   }
 }
+
+// Small enough for compute-sanitizer (tests/gpu/run_device_checks.sh runs the [sanitize] cases).
+TEST_CASE("the codebook kernels on a small case, for the sanitizers", "[cuda][sanitize]") {
+  torch::manual_seed(33);
+  const int64_t n = 3 * 256 * 8 + 17;  // a few blocks and a ragged end
+  const auto indices = torch::randint(0, 32, {n}, torch::kByte);
+  const auto mask = random_mask({n}, 0.7);
+  const auto codebook = torch::randn({32});
+  const auto grad = torch::randn({n});
+  CHECK(torch::equal(deepcomp::ops::codebook_decode(indices.cuda(), mask.cuda(), codebook.cuda()).cpu(),
+                     deepcomp::ops::codebook_decode(indices, mask, codebook)));
+  for (const bool deterministic : {false, true}) {
+    const DeterministicAlgorithms mode(deterministic);
+    CHECK(relative_error(deepcomp::ops::codebook_grad(grad.cuda(), indices.cuda(), mask.cuda(), 32).cpu(),
+                         deepcomp::ops::codebook_grad(grad, indices, mask, 32)) < 1e-5);
+  }
+}
+
+TEST_CASE("kmeans_quantize on CUDA gives the CPU's codebook and indices exactly", "[cuda][kmeans]") {
+  torch::manual_seed(34);
+  for (const auto dtype : {torch::kFloat, torch::kDouble, torch::kBFloat16}) {
+    for (const int64_t bits : {1, 5, 8}) {
+      for (const std::string init : {"linear", "density", "random"}) {
+        const auto weight = (torch::randn({300, 517}) * torch::rand({300, 517}).pow(3)).to(dtype);
+        const auto mask = random_mask({300, 517}, 0.2);
+        const auto [gpu_codebook, gpu_indices] = deepcomp::ops::kmeans_quantize(weight.cuda(), mask.cuda(), bits, init);
+        const auto [codebook, indices] = deepcomp::ops::kmeans_quantize(weight, mask, bits, init);
+        INFO("dtype " << dtype << ", bits " << bits << ", init " << init);
+        CHECK(gpu_codebook.device().is_cuda());
+        CHECK(torch::equal(gpu_codebook.cpu(), codebook));
+        CHECK(torch::equal(gpu_indices.cpu(), indices));
+      }
+    }
+  }
+  const auto weight = torch::randn({1000});
+  const auto [gpu_codebook, gpu_indices] = deepcomp::ops::kmeans_quantize(weight.cuda(), std::nullopt, 4, "linear", "exact");
+  const auto [codebook, indices] = deepcomp::ops::kmeans_quantize(weight, std::nullopt, 4, "linear", "exact");
+  CHECK(torch::equal(gpu_codebook.cpu(), codebook));
+  CHECK(torch::equal(gpu_indices.cpu(), indices));
+  auto bad = torch::randn({100});
+  bad[7] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH(deepcomp::ops::kmeans_quantize(bad.cuda(), std::nullopt, 3), Catch::Contains("NaN/Inf"));
+}

@@ -34,7 +34,7 @@ TEST_CASE("compressed_linear on CUDA equals the CPU kernel", "[cuda][compressed_
   }
 }
 
-TEST_CASE("compressed_linear on CUDA writes NaN into a row with a bad entry", "[cuda][compressed_linear]") {
+TEST_CASE("compressed_linear on CUDA writes NaN into a row with a bad entry", "[cuda][compressed_linear][sanitize]") {
   const auto indices = torch::randint(0, 4, {3, 8}, torch::kByte);
   const auto [row_ptr, entries] = deepcomp::ops::compressed_linear_pack(indices, torch::ones({3, 8}, torch::kBool));
   auto bad = entries.clone();
@@ -43,4 +43,19 @@ TEST_CASE("compressed_linear on CUDA writes NaN into a row with a bad entry", "[
                                                     torch::randn({4}).cuda(), std::nullopt).cpu();
   CHECK(out.select(1, 1).isnan().all().item<bool>());
   CHECK(!out.select(1, 0).isnan().any().item<bool>());
+}
+
+TEST_CASE("compressed_linear on a small case, for the sanitizers", "[cuda][compressed_linear][sanitize]") {
+  torch::manual_seed(41);
+  const auto indices = torch::randint(0, 16, {37, 300}, torch::kByte);
+  const auto mask = random_mask({37, 300}, 0.2);
+  const auto codebook = torch::randn({16});
+  const auto [row_ptr, entries] = deepcomp::ops::compressed_linear_pack(indices, mask);
+  for (const int64_t batch : {1, 3, 9}) {
+    const auto x = torch::randn({batch, 300});
+    CHECK(relative_error(
+              deepcomp::ops::compressed_linear(x.cuda(), row_ptr.cuda(), entries.cuda(), codebook.cuda(), std::nullopt)
+                  .cpu(),
+              deepcomp::ops::compressed_linear(x, row_ptr, entries, codebook, std::nullopt)) < 1e-5);
+  }
 }
