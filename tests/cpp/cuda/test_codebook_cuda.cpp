@@ -140,3 +140,28 @@ TEST_CASE("kmeans_quantize on CUDA gives the CPU's codebook and indices exactly"
   bad[7] = std::numeric_limits<float>::quiet_NaN();
   CHECK_THROWS_WITH(deepcomp::ops::kmeans_quantize(bad.cuda(), std::nullopt, 3), Catch::Contains("NaN/Inf"));
 }
+
+TEST_CASE("shared_linear on CUDA at small batches (the decode-free kernel) matches the CPU", "[cuda][shared_linear]") {
+  torch::manual_seed(35);
+  for (const int64_t in_features : {300, 301}) {  // 4 columns per load, and the byte-wise path
+    const auto indices = torch::randint(0, 32, {70, in_features}, torch::kByte);
+    const auto mask = random_mask({70, in_features}, 0.1);
+    const auto codebook = torch::randn({32});
+    const auto bias = torch::randn({70});
+    for (const int64_t batch : {1, 2, 4, 5, 16, 17}) {
+      for (const auto dtype : {torch::kFloat, torch::kBFloat16, torch::kHalf}) {
+        const auto x = torch::randn({batch, in_features}).to(dtype);
+        poison_cuda_memory(batch * 70 * 4);
+        const auto on_gpu = deepcomp::ops::shared_linear(x.cuda(), indices.cuda(), mask.cuda(),
+                                                         codebook.to(dtype).cuda(), bias.to(dtype).cuda());
+        const auto on_cpu = deepcomp::ops::shared_linear(x, indices, mask, codebook.to(dtype), bias.to(dtype));
+        INFO("in_features " << in_features << ", batch " << batch << ", dtype " << dtype);
+        CHECK(relative_error(on_gpu.cpu(), on_cpu) < (dtype == torch::kFloat ? 1e-5 : 2e-2));
+      }
+    }
+  }
+  const auto x = torch::randn({3, 2, 300}).cuda();
+  CHECK(deepcomp::ops::shared_linear(x, torch::zeros({5, 300}, torch::kByte).cuda(), torch::ones({5, 300}, torch::kBool).cuda(),
+                                     torch::randn({4}).cuda(), std::nullopt)
+            .sizes() == torch::IntArrayRef({3, 2, 5}));
+}

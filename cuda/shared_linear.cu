@@ -1,0 +1,131 @@
+// CUDA kernel of shared_linear's forward at small batches (twin: csrc/ops/cpu/shared_linear.cpp;
+// larger batches and the backward: csrc/ops/composite/shared_linear.cpp, decode then cuBLAS).
+// At batch <= 16 a GEMM streams the weight once and is bound by memory; this kernel reads the uint8
+// indices and bool mask instead (2 bytes per weight, not 4 of a float32 weight) and never
+// materialises the dense weight: one warp per output row, 4 columns per lane and step, the codebook
+// in shared memory, the sums added up with shuffles.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <torch/library.h>
+
+#include <deepcomp/ops.h>
+
+#include "codebook_table.cuh"
+#include "common.cuh"
+#include "ops/checks.h"
+
+namespace deepcomp::ops {
+namespace {
+
+constexpr int kWarpSize = 32;
+constexpr int kWarpsPerBlock = cuda::kThreadsPerBlock / kWarpSize;
+constexpr int64_t kMaxSmallBatch = 16;
+
+// kVector: rows start 4-byte aligned (in_features % 4 == 0), so a lane loads 4 indices and 4 mask
+// bytes at once.
+template <typename scalar_t, int kTile, bool kVector>
+__global__ void shared_linear_small_batch_kernel(scalar_t* __restrict__ out, const scalar_t* __restrict__ x,
+                                                 const uint8_t* __restrict__ indices, const uint8_t* __restrict__ keep,
+                                                 const scalar_t* __restrict__ codebook,
+                                                 const scalar_t* __restrict__ bias, int64_t k, int64_t rows,
+                                                 int64_t in_features, int64_t batch) {
+  using acc_t = at::opmath_type<scalar_t>;
+  __shared__ acc_t table[cuda::kCodebookTableSize];
+  cuda::load_codebook_table(table, codebook, k);
+  const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
+  const int64_t row = int64_t{blockIdx.x} * kWarpsPerBlock + warp;
+  if (row >= rows) return;  // a whole warp leaves: the shuffles below stay full-warp
+  const uint8_t* index_row = indices + row * in_features;
+  const uint8_t* keep_row = keep + row * in_features;
+  acc_t sum[kTile];
+#pragma unroll
+  for (int t = 0; t < kTile; ++t) sum[t] = acc_t(0);
+  const auto weight = [&](uint8_t kept, uint8_t index) { return kept ? table[index] : acc_t(0); };
+  if constexpr (kVector) {
+    const auto* index4 = reinterpret_cast<const uchar4*>(index_row);
+    const auto* keep4 = reinterpret_cast<const uchar4*>(keep_row);
+    for (int64_t q = lane; q < in_features / 4; q += kWarpSize) {
+      const uchar4 i = index4[q], m = keep4[q];
+      const acc_t w0 = weight(m.x, i.x), w1 = weight(m.y, i.y), w2 = weight(m.z, i.z), w3 = weight(m.w, i.w);
+#pragma unroll
+      for (int t = 0; t < kTile; ++t) {
+        if (t < batch) {
+          const scalar_t* xs = x + t * in_features + 4 * q;
+          sum[t] += w0 * static_cast<acc_t>(xs[0]) + w1 * static_cast<acc_t>(xs[1]) +
+                    w2 * static_cast<acc_t>(xs[2]) + w3 * static_cast<acc_t>(xs[3]);
+        }
+      }
+    }
+  } else {
+    for (int64_t c = lane; c < in_features; c += kWarpSize) {
+      const acc_t w = weight(keep_row[c], index_row[c]);
+#pragma unroll
+      for (int t = 0; t < kTile; ++t) {
+        if (t < batch) sum[t] += w * static_cast<acc_t>(x[t * in_features + c]);
+      }
+    }
+  }
+#pragma unroll
+  for (int t = 0; t < kTile; ++t) {
+    for (int offset = kWarpSize / 2; offset > 0; offset /= 2) sum[t] += __shfl_xor_sync(0xffffffffu, sum[t], offset);
+  }
+  const acc_t shift = bias == nullptr ? acc_t(0) : static_cast<acc_t>(bias[row]);
+#pragma unroll
+  for (int t = 0; t < kTile; ++t) {
+    if (lane == t && t < batch) out[t * rows + row] = static_cast<scalar_t>(sum[t] + shift);
+  }
+}
+
+template <typename scalar_t, int kTile>
+void launch_small_batch(at::Tensor& out, const at::Tensor& x, const at::Tensor& indices, const at::Tensor& mask,
+                        const at::Tensor& codebook, const at::Tensor& bias) {
+  const int64_t rows = indices.size(0), in_features = indices.size(1);
+  const unsigned int blocks = static_cast<unsigned int>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
+  const auto* keep = reinterpret_cast<const uint8_t*>(mask.const_data_ptr<bool>());
+  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 4 == 0; };
+  const bool vector = in_features % 4 == 0 && aligned(indices.const_data_ptr()) && aligned(keep);
+  const auto stream = at::cuda::getCurrentCUDAStream();
+  const auto kernel = vector ? shared_linear_small_batch_kernel<scalar_t, kTile, true>
+                             : shared_linear_small_batch_kernel<scalar_t, kTile, false>;
+  kernel<<<blocks, cuda::kThreadsPerBlock, 0, stream>>>(
+      out.mutable_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), indices.const_data_ptr<uint8_t>(), keep,
+      codebook.const_data_ptr<scalar_t>(), bias.defined() ? bias.const_data_ptr<scalar_t>() : nullptr,
+      codebook.numel(), rows, in_features, x.size(0));
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+at::Tensor shared_linear_cuda(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
+                              const at::Tensor& codebook, const std::optional<at::Tensor>& bias) {
+  check_shared_linear(input, indices, mask, codebook);
+  const int64_t in_features = indices.size(1), out_features = indices.size(0);
+  const auto x = input.reshape({-1, in_features});
+  const bool has_bias = bias.has_value() && bias->defined();
+  const bool same_dtypes = codebook.scalar_type() == input.scalar_type() &&
+                           (!has_bias || bias->scalar_type() == input.scalar_type());
+  if (x.size(0) == 0 || x.size(0) > kMaxSmallBatch || codebook.numel() > cuda::kCodebookTableSize || !same_dtypes) {
+    return at::linear(input, codebook_decode(indices, mask, codebook), bias);  // cuBLAS (or its dtype error)
+  }
+  const c10::cuda::CUDAGuard guard(input.device());
+  const auto xc = x.contiguous(), index = indices.contiguous(), keep = mask.contiguous(), centroids = codebook.contiguous();
+  const auto b = has_bias ? bias->contiguous() : at::Tensor();
+  auto out = at::empty({x.size(0), out_features}, x.options());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(), "shared_linear_cuda", [&] {
+    if (x.size(0) == 1) {
+      launch_small_batch<scalar_t, 1>(out, xc, index, keep, centroids, b);
+    } else if (x.size(0) <= 4) {
+      launch_small_batch<scalar_t, 4>(out, xc, index, keep, centroids, b);
+    } else {
+      launch_small_batch<scalar_t, kMaxSmallBatch>(out, xc, index, keep, centroids, b);
+    }
+  });
+  auto shape = input.sizes().vec();
+  shape.back() = out_features;
+  return out.view(shape);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(deepcomp, CUDA, m) { m.impl("shared_linear", &shared_linear_cuda); }
+
+}  // namespace deepcomp::ops
