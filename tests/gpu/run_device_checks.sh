@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every GPU check, on a machine with a CUDA device, in one run (well inside 8 minutes on the H200):
-# build deepcomp against that machine's torch, run the Catch2 CUDA twins and the whole pytest suite
-# (its cuda cases run there), compute-sanitizer memcheck, racecheck and synccheck on small cases, and the
+# build deepcomp against that machine's torch, run the Catch2 CUDA twins and pytest's cuda cases (the
+# rest is CI's), compute-sanitizer memcheck, racecheck and synccheck on small cases, and the
 # GPU benchmarks; a table of the steps comes last. Logs go to $OUT (default build/device-logs).
 # Before: scripts/vendor_deps.sh here, then carry third_party to the device.
 set -uo pipefail
@@ -28,8 +28,8 @@ py="$venv/bin/python"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1
 step build "$py" -m pip install --no-build-isolation --no-deps --no-index -q .
 step build-tests cmake --build build/device --target deepcomp_tests deepcomp_cuda_tests
-step ctest ctest --test-dir build/device --output-on-failure -j 8
-step pytest "$py" -m pytest -q tests/python -p no:cacheprovider
+step ctest-cuda ctest --test-dir build/device --output-on-failure -L cuda
+step pytest-cuda "$py" -m pytest -q -m cuda tests/python -p no:cacheprovider
 if command -v compute-sanitizer > /dev/null; then
   step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 build/device/tests/cpp/deepcomp_cuda_tests "[apply_mask],[sanitize]"
   step racecheck compute-sanitizer --tool racecheck --error-exitcode 1 build/device/tests/cpp/deepcomp_cuda_tests "[sanitize]"

@@ -31,9 +31,10 @@ def test_compressed_linear_equals_the_decoded_linear(device, batch, dtype):
     assert ref.relative_error(got, want) < tolerance
 
 
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available() or not deepcomp.built_with_cuda(),
+                    reason="needs a CUDA device and a CUDA build")
 def test_compressed_linear_on_cuda_equals_the_cpu_kernel():
-    if not torch.cuda.is_available() or not deepcomp.built_with_cuda():
-        pytest.skip("needs a CUDA device and a CUDA build")
     indices, mask, codebook = _shared_weight(4096, 9216, keep=0.09)
     row_ptr, entries = ops.compressed_linear_pack(indices, mask)
     for batch in (1, 8, 64):
