@@ -19,7 +19,7 @@ Stage 3, Huffman coding into a compressed model file::
 import torch  # noqa: F401  (loads LibTorch, which libdeepcomp links against)
 
 from . import _C  # noqa: F401  (loading libdeepcomp registers the ops: torch.ops.deepcomp.*)
-from . import nn, ops, plots
+from . import distributed, nn, ops, plots
 from .io import FileReport, FormatError, TensorFileStats, inspect, load, load_state, save
 from .nn import enforce_masks
 from .prune import LayerPruneStats, PruneReport, prune
@@ -42,6 +42,7 @@ __all__ = [
     "SensitivityReport",
     "TensorFileStats",
     "built_with_cuda",
+    "distributed",
     "enforce_masks",
     "inspect",
     "load",
