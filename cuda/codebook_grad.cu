@@ -21,8 +21,8 @@
 namespace deepcomp::ops {
 namespace {
 
-constexpr int kWarpSize = 32;
-constexpr int kWarpsPerBlock = cuda::kThreadsPerBlock / kWarpSize;
+using cuda::kWarpSize;
+using cuda::kWarpsPerBlock;
 constexpr int kNoCluster = cuda::kCodebookTableSize;  // pruned, out of range, or past the end
 
 // Each block's sums over its share of the weights: added into totals[0, bins), or written to

@@ -17,8 +17,6 @@
 namespace deepcomp::ops {
 namespace {
 
-constexpr int kWarpSize = 32;
-constexpr int kWarpsPerBlock = cuda::kThreadsPerBlock / kWarpSize;
 constexpr int64_t kMaxGridY = 65535;
 
 template <typename scalar_t, int kTile>
@@ -30,8 +28,7 @@ __global__ void compressed_linear_kernel(scalar_t* __restrict__ out, const scala
   using acc_t = at::opmath_type<scalar_t>;
   __shared__ acc_t table[cuda::kCodebookTableSize];
   cuda::load_codebook_table(table, codebook, k);
-  const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
-  const int64_t row = int64_t{blockIdx.x} * kWarpsPerBlock + warp;
+  const auto [lane, row] = cuda::warp_row();
   if (row >= rows) return;  // a whole warp leaves: the shuffles below stay full-warp
   const int64_t begin = row_ptr[row], end = row_ptr[row + 1];
   const bool well_formed = 0 <= begin && begin <= end && end <= num_entries;
@@ -43,7 +40,7 @@ __global__ void compressed_linear_kernel(scalar_t* __restrict__ out, const scala
     for (int t = 0; t < kTile; ++t) sum[t] = acc_t(0);
     if (well_formed) {
 #pragma unroll 4
-      for (int64_t j = begin + lane; j < end; j += kWarpSize) {
+      for (int64_t j = begin + lane; j < end; j += cuda::kWarpSize) {
         const uint32_t entry = entries[j];
         uint32_t column = entry >> 8;
         acc_t weight = table[entry & 0xffu];
@@ -57,7 +54,7 @@ __global__ void compressed_linear_kernel(scalar_t* __restrict__ out, const scala
     }
 #pragma unroll
     for (int t = 0; t < kTile; ++t) {
-      for (int offset = kWarpSize / 2; offset > 0; offset /= 2) sum[t] += __shfl_xor_sync(0xffffffffu, sum[t], offset);
+      sum[t] = cuda::warp_sum(sum[t]);
     }
 #pragma unroll
     for (int t = 0; t < kTile; ++t) {
@@ -72,7 +69,7 @@ template <typename scalar_t, int kTile>
 void launch(at::Tensor& out, const at::Tensor& columns, const at::Tensor& row_ptr, const at::Tensor& entries,
             const at::Tensor& codebook, const at::Tensor& bias) {
   const int64_t rows = row_ptr.numel() - 1, batch = columns.size(1);
-  const dim3 grid(static_cast<unsigned int>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock),
+  const dim3 grid(cuda::blocks_for_rows(rows),
                   static_cast<unsigned int>(std::min(kMaxGridY, (batch + kTile - 1) / kTile)));
   compressed_linear_kernel<scalar_t, kTile><<<grid, cuda::kThreadsPerBlock, 0, at::cuda::getCurrentCUDAStream()>>>(
       out.mutable_data_ptr<scalar_t>(), columns.const_data_ptr<scalar_t>(), row_ptr.const_data_ptr<int64_t>(),

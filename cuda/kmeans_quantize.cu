@@ -11,8 +11,6 @@
 #include <thrust/execution_policy.h>
 #include <thrust/sort.h>
 
-#include <cmath>
-#include <limits>
 #include <vector>
 
 #include "algorithms/kmeans1d.h"
@@ -24,8 +22,8 @@ namespace {
 
 constexpr int kMaxCentroids = 256;
 
-// indices[i] = the number of midpoints at or below weight[i] (bound[0] = -inf), 0 where pruned: the
-// CPU's branch-free search, in the same double arithmetic.
+// indices[i] = the nearest centroid of weight[i], 0 where pruned: the CPU's search, in the same
+// double arithmetic.
 template <typename T>
 __global__ void assign_nearest_kernel(uint8_t* __restrict__ indices, const T* __restrict__ weight,
                                       const bool* __restrict__ keep, const double* __restrict__ bounds, int64_t k,
@@ -35,9 +33,7 @@ __global__ void assign_nearest_kernel(uint8_t* __restrict__ indices, const T* __
   __syncthreads();
   const int64_t stride = int64_t{blockDim.x} * gridDim.x;
   for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const double x = static_cast<double>(weight[i]);
-    int64_t index = 0;
-    for (int64_t step = k / 2; step > 0; step /= 2) index += x >= bound[index + step] ? step : 0;
+    const int64_t index = nearest_centroid(static_cast<double>(weight[i]), bound, k);
     indices[i] = (keep == nullptr || keep[i]) ? static_cast<uint8_t>(index) : 0;
   }
 }
@@ -63,12 +59,7 @@ std::tuple<at::Tensor, at::Tensor> kmeans_quantize_cuda(const at::Tensor& weight
     const auto centroids = kmeans1d(std::vector<scalar_t>(host, host + values.numel()), request.k, request.init,
                                     request.method, static_cast<uint64_t>(seed));
     codebook = at::tensor(centroids, at::dtype(at::kDouble)).to(weight.scalar_type());
-    // Midpoints of the centroids as the layer's dtype holds them (as the CPU kernel computes them).
-    const auto rounded = codebook.to(at::kDouble);
-    const double* c = rounded.const_data_ptr<double>();
-    std::vector<double> bounds(request.k, -std::numeric_limits<double>::infinity());
-    for (int64_t j = 1; j < request.k; ++j) bounds[j] = 0.5 * (c[j - 1] + c[j]);
-    const auto device_bounds = at::tensor(bounds, at::dtype(at::kDouble)).to(weight.device());
+    const auto device_bounds = at::tensor(centroid_bounds(codebook), at::dtype(at::kDouble)).to(weight.device());
     const int64_t n = w.numel();
     if (n > 0) {
       assign_nearest_kernel<scalar_t><<<cuda::blocks_for(n), cuda::kThreadsPerBlock, 0, stream>>>(

@@ -18,8 +18,6 @@
 namespace deepcomp::ops {
 namespace {
 
-constexpr int kWarpSize = 32;
-constexpr int kWarpsPerBlock = cuda::kThreadsPerBlock / kWarpSize;
 constexpr int64_t kMaxSmallBatch = 16;
 
 // kVector: rows start 4-byte aligned (in_features % 4 == 0), so a lane loads 4 indices and 4 mask
@@ -33,8 +31,7 @@ __global__ void shared_linear_small_batch_kernel(scalar_t* __restrict__ out, con
   using acc_t = at::opmath_type<scalar_t>;
   __shared__ acc_t table[cuda::kCodebookTableSize];
   cuda::load_codebook_table(table, codebook, k);
-  const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
-  const int64_t row = int64_t{blockIdx.x} * kWarpsPerBlock + warp;
+  const auto [lane, row] = cuda::warp_row();
   if (row >= rows) return;  // a whole warp leaves: the shuffles below stay full-warp
   const uint8_t* index_row = indices + row * in_features;
   const uint8_t* keep_row = keep + row * in_features;
@@ -45,7 +42,7 @@ __global__ void shared_linear_small_batch_kernel(scalar_t* __restrict__ out, con
   if constexpr (kVector) {
     const auto* index4 = reinterpret_cast<const uchar4*>(index_row);
     const auto* keep4 = reinterpret_cast<const uchar4*>(keep_row);
-    for (int64_t q = lane; q < in_features / 4; q += kWarpSize) {
+    for (int64_t q = lane; q < in_features / 4; q += cuda::kWarpSize) {
       const uchar4 i = index4[q], m = keep4[q];
       const acc_t w0 = weight(m.x, i.x), w1 = weight(m.y, i.y), w2 = weight(m.z, i.z), w3 = weight(m.w, i.w);
 #pragma unroll
@@ -58,7 +55,7 @@ __global__ void shared_linear_small_batch_kernel(scalar_t* __restrict__ out, con
       }
     }
   } else {
-    for (int64_t c = lane; c < in_features; c += kWarpSize) {
+    for (int64_t c = lane; c < in_features; c += cuda::kWarpSize) {
       const acc_t w = weight(keep_row[c], index_row[c]);
 #pragma unroll
       for (int t = 0; t < kTile; ++t) {
@@ -68,7 +65,7 @@ __global__ void shared_linear_small_batch_kernel(scalar_t* __restrict__ out, con
   }
 #pragma unroll
   for (int t = 0; t < kTile; ++t) {
-    for (int offset = kWarpSize / 2; offset > 0; offset /= 2) sum[t] += __shfl_xor_sync(0xffffffffu, sum[t], offset);
+    sum[t] = cuda::warp_sum(sum[t]);
   }
   const acc_t shift = bias == nullptr ? acc_t(0) : static_cast<acc_t>(bias[row]);
 #pragma unroll
@@ -81,7 +78,7 @@ template <typename scalar_t, int kTile>
 void launch_small_batch(at::Tensor& out, const at::Tensor& x, const at::Tensor& indices, const at::Tensor& mask,
                         const at::Tensor& codebook, const at::Tensor& bias) {
   const int64_t rows = indices.size(0), in_features = indices.size(1);
-  const unsigned int blocks = static_cast<unsigned int>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
+  const unsigned int blocks = cuda::blocks_for_rows(rows);
   const auto* keep = reinterpret_cast<const uint8_t*>(mask.const_data_ptr<bool>());
   const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 4 == 0; };
   const bool vector = in_features % 4 == 0 && aligned(indices.const_data_ptr()) && aligned(keep);

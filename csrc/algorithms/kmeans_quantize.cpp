@@ -16,20 +16,14 @@
 namespace deepcomp::algorithms {
 namespace {
 
-// Index of the nearest centroid of each kept weight (0 for pruned ones): the number of midpoints
-// between neighbouring centroids at or below the weight, by a branch-free binary search (k = 2^bits).
+// Index of the nearest centroid of each kept weight (0 for pruned ones).
 template <typename T>
 void assign_nearest(const T* weight, const bool* keep, int64_t n, const at::Tensor& codebook, uint8_t* indices) {
-  const auto centroids = codebook.to(at::kDouble);
-  const double* c = centroids.const_data_ptr<double>();
+  const auto bound = centroid_bounds(codebook);
   const int64_t k = codebook.numel();
-  std::vector<double> bound(k, -std::numeric_limits<double>::infinity());
-  for (int64_t j = 1; j < k; ++j) bound[j] = 0.5 * (c[j - 1] + c[j]);
   at::parallel_for(0, n, 1 << 14, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      const double x = static_cast<double>(weight[i]);
-      int64_t index = 0;
-      for (int64_t step = k / 2; step > 0; step /= 2) index += x >= bound[index + step] ? step : 0;
+      const int64_t index = nearest_centroid(static_cast<double>(weight[i]), bound.data(), k);
       indices[i] = (keep == nullptr || keep[i]) ? static_cast<uint8_t>(index) : 0;
     }
   });
@@ -71,6 +65,14 @@ KMeansRequest check_kmeans_quantize(const at::Tensor& weight, const std::optiona
   if (masked) ops::check_weight_and_mask("kmeans_quantize", weight, *mask);
   return {int64_t{1} << bits, parse_codebook_init(std::string(init)), parse_kmeans_method(std::string(method)),
           masked, weight.scalar_type() == at::kDouble ? at::kDouble : at::kFloat};
+}
+
+std::vector<double> centroid_bounds(const at::Tensor& codebook) {
+  const auto centroids = codebook.to(at::kCPU, at::kDouble).contiguous();
+  const double* c = centroids.const_data_ptr<double>();
+  std::vector<double> bound(codebook.numel(), -std::numeric_limits<double>::infinity());
+  for (size_t j = 1; j < bound.size(); ++j) bound[j] = 0.5 * (c[j - 1] + c[j]);
+  return bound;
 }
 
 void check_all_finite(int64_t non_finite, int64_t values, bool masked) {

@@ -3,7 +3,15 @@
 
 #include <ATen/ATen.h>
 
+#include <vector>
+
 #include "algorithms/kmeans1d.h"
+
+#if defined(__CUDACC__)
+#define DEEPCOMP_HOST_DEVICE __host__ __device__
+#else
+#define DEEPCOMP_HOST_DEVICE
+#endif
 
 namespace deepcomp::algorithms {
 
@@ -21,5 +29,16 @@ KMeansRequest check_kmeans_quantize(const at::Tensor& weight, const std::optiona
 
 // Raises c10::ValueError when the values to cluster hold NaN or Inf.
 void check_all_finite(int64_t non_finite, int64_t values, bool masked);
+
+// Between the k = 2^bits ascending centroids of `codebook`, as its dtype holds them: bound[0] = -inf,
+// bound[j] = the midpoint of centroids j - 1 and j.
+std::vector<double> centroid_bounds(const at::Tensor& codebook);
+
+// The index of the centroid nearest to x: how many of bound[1..k) are <= x (a branch-free binary search).
+DEEPCOMP_HOST_DEVICE inline int64_t nearest_centroid(double x, const double* bound, int64_t k) {
+  int64_t index = 0;
+  for (int64_t step = k / 2; step > 0; step /= 2) index += x >= bound[index + step] ? step : 0;
+  return index;
+}
 
 }  // namespace deepcomp::algorithms

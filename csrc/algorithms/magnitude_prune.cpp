@@ -20,8 +20,9 @@ at::Tensor prune_by_sensitivity(const at::Tensor& weight, const at::Tensor& mask
   return at::logical_and(mask, weight.abs() >= threshold);
 }
 
-// Drop the smallest-|w| survivors until floor(sparsity × numel) weights are pruned in all.
-// A stable sort breaks ties by position, so the result is deterministic.
+// Drop the smallest-|w| survivors until floor(sparsity × numel) weights are pruned in all; among
+// survivors of equal |w| the first in position go first, so the result is deterministic. O(n): a
+// selection of the threshold (kthvalue), not a sort.
 at::Tensor prune_by_sparsity(const at::Tensor& mask, const at::Tensor& survivors, double sparsity) {
   TORCH_CHECK_VALUE(std::isfinite(sparsity) && sparsity >= 0 && sparsity < 1,
                     "sparsity must be in [0, 1), got ", sparsity);
@@ -29,11 +30,13 @@ at::Tensor prune_by_sparsity(const at::Tensor& mask, const at::Tensor& survivors
   const auto target_pruned = static_cast<int64_t>(std::floor(sparsity * static_cast<double>(n)));
   const int64_t extra = target_pruned - (n - survivors.numel());
   if (extra <= 0) return mask.clone();
+  const auto magnitude = survivors.abs();
+  const auto threshold = std::get<0>(magnitude.kthvalue(extra));
+  const auto below = magnitude < threshold, tied = magnitude == threshold;
+  const int64_t tied_to_drop = extra - below.sum().item<int64_t>();
+  const auto drop = below.logical_or(tied.logical_and(tied.cumsum(0) <= tied_to_drop));
   auto new_mask = mask.contiguous().clone();
-  auto flat = new_mask.view({-1});
-  const auto survivor_positions = flat.nonzero().squeeze(1);
-  const auto smallest_first = at::argsort(survivors.abs(), /*stable=*/true);
-  flat.index_fill_(0, survivor_positions.index_select(0, smallest_first.slice(0, 0, extra)), false);
+  new_mask.view({-1}).masked_scatter_(mask.contiguous().view({-1}), drop.logical_not());
   return new_mask;
 }
 

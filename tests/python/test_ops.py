@@ -147,3 +147,19 @@ def test_masked_ops_ignore_whatever_a_pruned_weight_holds(device, pruned_value):
     grad_x, grad_w = torch.autograd.grad(out.sum(), (x, w))
     torch.testing.assert_close(grad_x, torch.autograd.grad(ref.masked_linear(x, clean, mask).sum(), x)[0])
     assert torch.all(grad_w[~mask] == 0)
+
+
+@pytest.mark.parametrize("sparsity", [0.3, 0.5, 0.9, 0.99])
+def test_magnitude_prune_by_sparsity_drops_the_smallest_first_in_position_among_ties(device, sparsity):
+    weight = torch.randint(-6, 7, (37, 41), device=device).float() / 4  # many equal magnitudes, and -0 / +0
+    mask = ref.random_mask(weight.shape, keep=0.8, device=device)
+    got = ops.magnitude_prune(weight, mask, sparsity=sparsity)
+    # The reference: a stable sort of the survivors' magnitudes; the first ones are dropped.
+    positions = mask.flatten().nonzero().squeeze(1)
+    extra = int(sparsity * weight.numel()) - int((~mask).sum())
+    want = mask.flatten().clone()
+    if extra > 0:
+        order = torch.argsort(weight.flatten()[positions].abs(), stable=True)
+        want[positions[order[:extra]]] = False
+    assert torch.equal(got.flatten(), want)
+    assert int((~got).sum()) == max(int(sparsity * weight.numel()), int((~mask).sum()))
