@@ -46,3 +46,4 @@ bench: setup
 	$(PYTHON) -m pip install -q -r benchmarks/requirements.txt
 	$(PYTHON) benchmarks/bench_quantization.py
 	$(PYTHON) benchmarks/bench_huffman.py
+	$(PYTHON) benchmarks/bench_kernels.py

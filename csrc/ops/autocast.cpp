@@ -1,5 +1,5 @@
-// Mixed precision for the layer ops: under torch.autocast, masked_* and shared_* run in the autocast
-// dtype the way aten::linear and aten::conv2d do. Without this, a bfloat16 activation meets a float32
+// Mixed precision for the layer ops: under torch.autocast, masked_*, shared_* and compressed_linear run
+// in the autocast dtype the way aten::linear and aten::conv2d do. Without this, a bfloat16 activation meets a float32
 // weight (or codebook) inside the op and the GEMM fails. Floating arguments (input, weight, codebook,
 // bias) are cast; mask and indices are not floating and pass through as they are. The casts are
 // ordinary differentiable ops, so gradients reach the float32 weights and codebooks in float32.
@@ -60,11 +60,19 @@ at::Tensor shared_conv2d_autocast(const at::Tensor& input, const at::Tensor& ind
 }
 
 template <c10::DeviceType device>
+at::Tensor compressed_linear_autocast(const at::Tensor& input, const at::Tensor& row_ptr, const at::Tensor& entries,
+                                      const at::Tensor& codebook, const OptionalTensor& bias) {
+  AutocastScope<device> scope;
+  return compressed_linear(scope.cast(input), row_ptr, entries, scope.cast(codebook), scope.cast(bias));
+}
+
+template <c10::DeviceType device>
 void register_autocast(torch::Library& m) {
   m.impl("masked_linear", &masked_linear_autocast<device>);
   m.impl("masked_conv2d", &masked_conv2d_autocast<device>);
   m.impl("shared_linear", &shared_linear_autocast<device>);
   m.impl("shared_conv2d", &shared_conv2d_autocast<device>);
+  m.impl("compressed_linear", &compressed_linear_autocast<device>);
 }
 
 }  // namespace

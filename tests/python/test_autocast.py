@@ -43,3 +43,17 @@ def test_autocast_leaves_float32_alone_outside_its_region():
     deepcomp.prune(model, sparsity=0.5)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=False):
         assert model(torch.randn(2, 3, 6, 6)).dtype == torch.float32
+
+
+def test_compressed_layers_infer_under_cpu_bfloat16_autocast():
+    model = torch.nn.Sequential(torch.nn.Linear(30, 20), torch.nn.ReLU(), torch.nn.Linear(20, 5))
+    deepcomp.prune(model, sparsity=0.7)
+    deepcomp.quantize(model)
+    for index in (0, 2):
+        model[index] = deepcomp.nn.CompressedLinear.from_shared(model[index])
+    x = torch.randn(4, 30)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(x)
+    assert logits.dtype == torch.bfloat16
+    with torch.no_grad():
+        assert torch.allclose(logits.float(), model(x), atol=0.05, rtol=0.05)
