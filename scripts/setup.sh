@@ -26,9 +26,20 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.requirements.sha256
 if ! sha256sum --check --status "$stamp" 2>/dev/null; then
+  # torch and its CUDA libraries take 5.5 GiB installed and 8.5 GiB at the peak of the install
+  # (measured); say so up front rather than fail half-way with ENOSPC. No pip cache: it would keep
+  # another 3 GiB of wheels that are never used again.
+  need_gib=9
+  for dir in . "${TMPDIR:-/tmp}"; do
+    free_gib=$(( $(df --output=avail -k "$dir" | tail -1) / 1024 / 1024 ))
+    if (( free_gib < need_gib )); then
+      echo "setup: the Python packages need about $need_gib GiB free, but $(realpath "$dir") has $free_gib GiB" >&2
+      exit 1
+    fi
+  done
   echo "setup: installing pinned Python packages"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -r requirements.txt
+  .venv/bin/python -m pip install -q --no-cache-dir --upgrade pip
+  .venv/bin/python -m pip install -q --no-cache-dir -r requirements.txt
   sha256sum requirements.txt > "$stamp"
 fi
 
