@@ -25,42 +25,57 @@ std::string directory_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-bool write_all(int fd, const uint8_t* data, uint64_t size) {
-  while (size > 0) {
-    const ssize_t written = ::write(fd, data, size);
-    if (written < 0 && errno == EINTR) continue;
-    if (written < 0) return false;
-    data += written;
-    size -= static_cast<uint64_t>(written);
-  }
-  return true;
-}
-
 }  // namespace
 
-void write_file_atomically(const std::string& path, const uint8_t* data, uint64_t size) {
-  std::string temporary = path + ".tmp-XXXXXX";
-  Descriptor file;
-  file.fd = ::mkstemp(temporary.data());
-  if (file.fd < 0) throw FileError(errno, "cannot create a temporary file beside", path);
-  auto fail = [&](const char* what) {
-    const int code = errno;
-    ::unlink(temporary.c_str());
-    throw FileError(code, what, path);
-  };
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), temporary_(path_ + ".tmp-XXXXXX") {
+  fd_ = ::mkstemp(temporary_.data());
+  if (fd_ < 0) throw FileError(errno, "cannot create a temporary file beside", path_);
+  open_ = true;
   // mkstemp makes the file private (0600); give it the permissions a new file normally gets.
   const mode_t mask = ::umask(0);
   ::umask(mask);
-  if (::fchmod(file.fd, 0666 & ~mask) != 0) fail("cannot set the permissions of a new file for");
-  if (!write_all(file.fd, data, size)) fail("cannot write");
-  if (::fsync(file.fd) != 0) fail("cannot flush to disk");
-  const int fd = std::exchange(file.fd, -1);
-  if (::close(fd) != 0) fail("cannot write");
-  if (::rename(temporary.c_str(), path.c_str()) != 0) fail("cannot rename a temporary file to");
+  if (::fchmod(fd_, 0666 & ~mask) != 0) fail("cannot set the permissions of a new file for");
+}
+
+void AtomicFile::fail(const char* what) {
+  const int code = errno;
+  discard();
+  throw FileError(code, what, path_);
+}
+
+void AtomicFile::write(const uint8_t* data, uint64_t size) {
+  if (!open_) throw FileError(EBADF, "already committed or discarded:", path_);
+  while (size > 0) {
+    const ssize_t written = ::write(fd_, data, size);
+    if (written < 0 && errno == EINTR) continue;
+    if (written < 0) fail("cannot write");
+    data += written;
+    size -= static_cast<uint64_t>(written);
+  }
+}
+
+void AtomicFile::commit() {
+  if (!open_) throw FileError(EBADF, "already committed or discarded:", path_);
+  if (::fsync(fd_) != 0) fail("cannot flush to disk");
+  if (::close(std::exchange(fd_, -1)) != 0) fail("cannot write");
+  if (::rename(temporary_.c_str(), path_.c_str()) != 0) fail("cannot rename a temporary file to");
+  open_ = false;
   // The rename is durable once the directory is flushed; a failure here loses nothing written.
   Descriptor directory;
-  directory.fd = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY);
+  directory.fd = ::open(directory_of(path_).c_str(), O_RDONLY | O_DIRECTORY);
   if (directory.fd >= 0) ::fsync(directory.fd);
+}
+
+void AtomicFile::discard() noexcept {
+  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  if (open_) ::unlink(temporary_.c_str());
+  open_ = false;
+}
+
+void write_file_atomically(const std::string& path, const uint8_t* data, uint64_t size) {
+  AtomicFile file(path);
+  file.write(data, size);
+  file.commit();
 }
 
 std::vector<uint8_t> read_file(const std::string& path) {

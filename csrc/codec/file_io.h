@@ -20,8 +20,32 @@ class FileError : public std::system_error {
   std::string path_;
 };
 
-// Writes bytes to a temporary file beside path, flushes it to disk (fsync), renames it over path
-// and flushes the directory. On failure the temporary file is removed and FileError thrown.
+// A file written atomically, in pieces: the bytes go to a temporary file beside path; commit()
+// flushes it to disk (fsync), renames it over path and flushes the directory. Until then nothing at
+// path changes, and a file never committed (an error, or an exception in the writer) is removed by
+// discard() or the destructor. Failures throw FileError naming path.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  ~AtomicFile() { discard(); }
+
+  void write(const uint8_t* data, uint64_t size);
+  void commit();
+  // Removes the temporary file; nothing after commit().
+  void discard() noexcept;
+
+ private:
+  [[noreturn]] void fail(const char* what);
+
+  std::string path_;
+  std::string temporary_;
+  int fd_ = -1;
+  bool open_ = false;  // the temporary file exists and is neither committed nor discarded
+};
+
+// The whole of data through an AtomicFile.
 void write_file_atomically(const std::string& path, const uint8_t* data, uint64_t size);
 
 // The bytes of the file at path; FileError if it cannot be read.

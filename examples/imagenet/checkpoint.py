@@ -1,38 +1,14 @@
 """Run checkpoints that survive being killed at any moment: written whole or not at all."""
-import os
 import random
-from typing import BinaryIO, Callable
 
 import torch
-
-
-def write_atomically(path: str, write: Callable[[BinaryIO], None]) -> None:
-    """write(file) into a temporary file beside path, fsync, then rename over path (atomic on POSIX)
-    and fsync the folder: after a crash path holds either the old contents or the new, never part."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    descriptor = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+from deepcomp import open_atomically
 
 
 def save_atomically(state: dict, path: str) -> None:
-    write_atomically(path, lambda f: torch.save(state, f))
-
-
-def write_text_atomically(path: str, text: str) -> None:
-    write_atomically(path, lambda f: f.write(text.encode()))
+    """torch.save streamed into a file that appears at path whole, or not at all."""
+    with open_atomically(path) as file:
+        torch.save(state, file)
 
 
 def load(path: str) -> dict:

@@ -4,7 +4,7 @@ import os
 import sys
 
 import deepcomp
-from checkpoint import write_text_atomically
+from deepcomp import write_atomically
 from networks import layer_densities
 from training import evaluate
 
@@ -39,8 +39,8 @@ def finish(run, build_plain, command: str, seconds: float) -> dict:
         runtime.log(f"\n{layers_markdown(summary)}\n\n{paper_table(file_report)}\n")
         runtime.log(f"{args.arch}: {path}, {file_report.file_bytes} bytes ({file_report.rate:.1f}x smaller than "
                     f"dense fp32); reloaded: top-1 {100 * reloaded[0]:.2f}%, top-5 {100 * reloaded[1]:.2f}%")
-        write_text_atomically(os.path.join(args.out, "summary.json"), json.dumps(summary, indent=2) + "\n")
-        write_text_atomically(os.path.join(args.out, "summary.md"), summary_markdown(summary, file_report))
+        write_atomically(os.path.join(args.out, "summary.json"), (json.dumps(summary, indent=2) + "\n").encode())
+        write_atomically(os.path.join(args.out, "summary.md"), summary_markdown(summary, file_report).encode())
     return summary
 
 

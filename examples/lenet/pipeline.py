@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import deepcomp
-from deepcomp._files import write_atomically  # readers of results/ never see half a file
+from deepcomp import write_atomically  # readers of results/ never see half a file
 import fashion_mnist
 
 

@@ -149,17 +149,21 @@ void bind_io(py::module_& m) {
       },
       py::arg("path"));
   // The writer save() uses, so that every file the package writes is written one way.
-  m.def(
-      "write_file_atomically",
-      [](const std::string& path, const py::buffer& data) {
-        const py::buffer_info bytes = data.request();
-        if (bytes.ndim != 1 || bytes.itemsize != 1 || bytes.strides[0] != 1) {
-          throw py::type_error("write_file_atomically needs contiguous bytes");
-        }
-        py::gil_scoped_release release;
-        codec::write_file_atomically(path, static_cast<const uint8_t*>(bytes.ptr), static_cast<uint64_t>(bytes.size));
-      },
-      py::arg("path"), py::arg("data"));
+  py::class_<codec::AtomicFile>(m, "AtomicFile", "A file written in pieces, appearing at path only on commit()")
+      .def(py::init<std::string>(), py::arg("path"))
+      .def(
+          "write",
+          [](codec::AtomicFile& file, const py::buffer& data) {
+            const py::buffer_info bytes = data.request();
+            if (bytes.ndim != 1 || bytes.itemsize != 1 || bytes.strides[0] != 1) {
+              throw py::type_error("AtomicFile.write needs contiguous bytes");
+            }
+            py::gil_scoped_release release;
+            file.write(static_cast<const uint8_t*>(bytes.ptr), static_cast<uint64_t>(bytes.size));
+          },
+          py::arg("data"))
+      .def("commit", &codec::AtomicFile::commit, py::call_guard<py::gil_scoped_release>())
+      .def("discard", &codec::AtomicFile::discard);
 }
 
 }  // namespace deepcomp::bindings

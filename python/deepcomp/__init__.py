@@ -20,6 +20,7 @@ import torch  # noqa: F401  (loads LibTorch, which libdeepcomp links against)
 
 from . import _C  # noqa: F401  (loading libdeepcomp registers the ops: torch.ops.deepcomp.*)
 from . import distributed, nn, ops, plots
+from ._files import open_atomically, write_atomically
 from .io import FileReport, FormatError, TensorFileStats, inspect, load, load_state, save
 from .nn import enforce_masks
 from .prune import LayerPruneStats, PruneReport, prune
@@ -48,10 +49,12 @@ __all__ = [
     "load",
     "load_state",
     "nn",
+    "open_atomically",
     "ops",
     "plots",
     "prune",
     "quantize",
     "save",
     "sensitivity",
+    "write_atomically",
 ]

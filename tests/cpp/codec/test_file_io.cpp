@@ -108,6 +108,38 @@ TEST_CASE("a failed write_file_atomically throws FileError and leaves the target
   }
 }
 
+TEST_CASE("an AtomicFile written in pieces appears at its path only on commit", "[file_io]") {
+  TemporaryDirectory dir;
+  const auto target = dir.path / "checkpoint.pt";
+  write(target, {9});
+  {
+    AtomicFile file(target.string());
+    const Bytes first{1, 2}, second{3};
+    file.write(first.data(), first.size());
+    file.write(second.data(), second.size());
+    CHECK(read_file(target.string()) == Bytes{9});  // the old contents until the commit
+    CHECK(dir.names().size() == 2);                 // and the temporary file beside them
+    file.commit();
+    CHECK_THROWS_AS(file.write(first.data(), first.size()), FileError);
+    CHECK_THROWS_AS(file.commit(), FileError);
+  }
+  CHECK(read_file(target.string()) == Bytes{1, 2, 3});
+  CHECK(dir.names() == std::vector<std::string>{"checkpoint.pt"});
+  SECTION("one never committed leaves nothing, whether discarded or destroyed") {
+    const Bytes bytes{4, 5};
+    {
+      AtomicFile discarded(target.string());
+      discarded.write(bytes.data(), bytes.size());
+      discarded.discard();
+      CHECK_THROWS_AS(discarded.commit(), FileError);
+      AtomicFile destroyed(target.string());
+      destroyed.write(bytes.data(), bytes.size());
+    }
+    CHECK(read_file(target.string()) == Bytes{1, 2, 3});
+    CHECK(dir.names() == std::vector<std::string>{"checkpoint.pt"});
+  }
+}
+
 TEST_CASE("read_file reports what it cannot read", "[file_io]") {
   TemporaryDirectory dir;
   const auto missing = (dir.path / "nothing.dcz").string();
