@@ -21,58 +21,37 @@ struct AutocastScope {
   c10::impl::ExcludeDispatchKeyGuard no_autocast{at::autocast::get_autocast_dispatch_key_from_device_type(device)};
   at::ScalarType dtype = at::autocast::get_autocast_dtype(device);
 
+  // cached_cast casts floating tensors only: masks and indices pass as they are.
   at::Tensor cast(const at::Tensor& tensor) const { return at::autocast::cached_cast(dtype, tensor, device); }
   OptionalTensor cast(const OptionalTensor& tensor) const {
     return at::autocast::cached_cast(dtype, tensor, device);
   }
+  // Sizes, strides and groups.
+  template <typename T>
+  const T& cast(const T& other) const {
+    return other;
+  }
+};
+
+// The op `op` (of type Signature) called with every floating tensor argument cast.
+template <c10::DeviceType device, typename Signature, Signature* op>
+struct Autocast;
+
+template <c10::DeviceType device, typename... Args, at::Tensor (*op)(Args...)>
+struct Autocast<device, at::Tensor(Args...), op> {
+  static at::Tensor run(Args... args) {
+    AutocastScope<device> scope;
+    return op(scope.cast(args)...);
+  }
 };
 
 template <c10::DeviceType device>
-at::Tensor masked_linear_autocast(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& mask,
-                                  const OptionalTensor& bias) {
-  AutocastScope<device> scope;
-  return masked_linear(scope.cast(input), scope.cast(weight), mask, scope.cast(bias));
-}
-
-template <c10::DeviceType device>
-at::Tensor masked_conv2d_autocast(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& mask,
-                                  const OptionalTensor& bias, at::IntArrayRef stride, at::IntArrayRef padding,
-                                  at::IntArrayRef dilation, int64_t groups) {
-  AutocastScope<device> scope;
-  return masked_conv2d(scope.cast(input), scope.cast(weight), mask, scope.cast(bias), stride, padding, dilation,
-                       groups);
-}
-
-template <c10::DeviceType device>
-at::Tensor shared_linear_autocast(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
-                                  const at::Tensor& codebook, const OptionalTensor& bias) {
-  AutocastScope<device> scope;
-  return shared_linear(scope.cast(input), indices, mask, scope.cast(codebook), scope.cast(bias));
-}
-
-template <c10::DeviceType device>
-at::Tensor shared_conv2d_autocast(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
-                                  const at::Tensor& codebook, const OptionalTensor& bias, at::IntArrayRef stride,
-                                  at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups) {
-  AutocastScope<device> scope;
-  return shared_conv2d(scope.cast(input), indices, mask, scope.cast(codebook), scope.cast(bias), stride, padding,
-                       dilation, groups);
-}
-
-template <c10::DeviceType device>
-at::Tensor compressed_linear_autocast(const at::Tensor& input, const at::Tensor& row_ptr, const at::Tensor& entries,
-                                      const at::Tensor& codebook, const OptionalTensor& bias) {
-  AutocastScope<device> scope;
-  return compressed_linear(scope.cast(input), row_ptr, entries, scope.cast(codebook), scope.cast(bias));
-}
-
-template <c10::DeviceType device>
 void register_autocast(torch::Library& m) {
-  m.impl("masked_linear", &masked_linear_autocast<device>);
-  m.impl("masked_conv2d", &masked_conv2d_autocast<device>);
-  m.impl("shared_linear", &shared_linear_autocast<device>);
-  m.impl("shared_conv2d", &shared_conv2d_autocast<device>);
-  m.impl("compressed_linear", &compressed_linear_autocast<device>);
+  m.impl("masked_linear", &Autocast<device, decltype(masked_linear), masked_linear>::run);
+  m.impl("masked_conv2d", &Autocast<device, decltype(masked_conv2d), masked_conv2d>::run);
+  m.impl("shared_linear", &Autocast<device, decltype(shared_linear), shared_linear>::run);
+  m.impl("shared_conv2d", &Autocast<device, decltype(shared_conv2d), shared_conv2d>::run);
+  m.impl("compressed_linear", &Autocast<device, decltype(compressed_linear), compressed_linear>::run);
 }
 
 }  // namespace
