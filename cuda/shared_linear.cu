@@ -14,6 +14,7 @@
 #include "codebook_table.cuh"
 #include "common.cuh"
 #include "ops/checks.h"
+#include "ops/composite/shared_linear_decoded.h"
 
 namespace deepcomp::ops {
 namespace {
@@ -101,7 +102,7 @@ at::Tensor shared_linear_cuda(const at::Tensor& input, const at::Tensor& indices
   const bool same_dtypes = codebook.scalar_type() == input.scalar_type() &&
                            (!has_bias || bias->scalar_type() == input.scalar_type());
   if (x.size(0) == 0 || x.size(0) > kMaxSmallBatch || codebook.numel() > cuda::kCodebookTableSize || !same_dtypes) {
-    return at::linear(input, codebook_decode(indices, mask, codebook), bias);  // cuBLAS (or its dtype error)
+    return shared_linear_decoded(input, indices, mask, codebook, bias);  // cuBLAS (or its dtype error)
   }
   const c10::cuda::CUDAGuard guard(input.device());
   const auto xc = x.contiguous(), index = indices.contiguous(), keep = mask.contiguous(), centroids = codebook.contiguous();

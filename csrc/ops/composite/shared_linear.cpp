@@ -6,6 +6,7 @@
 #include <deepcomp/ops.h>
 
 #include "ops/checks.h"
+#include "ops/composite/shared_linear_decoded.h"
 
 namespace deepcomp::ops {
 namespace {
@@ -13,7 +14,7 @@ namespace {
 at::Tensor shared_linear_composite(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
                                    const at::Tensor& codebook, const std::optional<at::Tensor>& bias) {
   check_shared_linear(input, indices, mask, codebook);
-  return at::linear(input, codebook_decode(indices, mask, codebook), bias);
+  return shared_linear_decoded(input, indices, mask, codebook, bias);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_linear_backward_composite(

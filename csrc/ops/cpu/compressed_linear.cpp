@@ -46,38 +46,35 @@ bool compressed_linear_into_cpu(at::Tensor& out, const at::Tensor& input, const 
     scalar_t* y = out.mutable_data_ptr<scalar_t>();
     const int64_t work_per_row = std::max<int64_t>(1, entries.numel() / rows * batch);
     const int64_t grain = std::max<int64_t>(1, at::internal::GRAIN_SIZE / work_per_row);
-    // Entries with a column or index out of range are skipped and reported (the row is wrong anyway).
-    const auto valid = [&](uint32_t column, uint32_t index) { return column < in_features && index < k; };
     at::parallel_for(0, rows, grain, [&](int64_t first, int64_t last) {
       bool ok = true;
+      // Calls add(j, weight, column) for each entry of row r; entries with a column or index out of
+      // range are skipped and reported (the row is wrong anyway).
+      const auto for_each_kept = [&](int64_t r, auto&& add) {
+        for (int64_t j = offsets[r]; j < offsets[r + 1]; ++j) {
+          const uint32_t column = entry[j] >> 8, index = entry[j] & 0xffu;
+          if (column >= in_features || index >= k) {
+            ok = false;
+            continue;
+          }
+          add(j, table[index], column);
+        }
+      };
       for (int64_t r = first; r < last; ++r) {
         const acc_t b = shift == nullptr ? acc_t(0) : static_cast<acc_t>(shift[r]);
         if (batch == 1) {  // four partial sums: consecutive multiply-adds need not wait for each other
           std::array<acc_t, 4> sum{};
-          for (int64_t j = offsets[r]; j < offsets[r + 1]; ++j) {
-            const uint32_t column = entry[j] >> 8, index = entry[j] & 0xffu;
-            if (!valid(column, index)) {
-              ok = false;
-              continue;
-            }
-            sum[j & 3] += table[index] * x[column];
-          }
+          for_each_kept(r, [&](int64_t j, acc_t w, uint32_t column) { sum[j & 3] += w * x[column]; });
           y[r] = static_cast<scalar_t>((sum[0] + sum[1]) + (sum[2] + sum[3]) + b);
           continue;
         }
         for (int64_t b0 = 0; b0 < batch; b0 += kBatchTile) {
           const int64_t tile = std::min(kBatchTile, batch - b0);
           std::array<acc_t, kBatchTile> sum{};
-          for (int64_t j = offsets[r]; j < offsets[r + 1]; ++j) {
-            const uint32_t column = entry[j] >> 8, index = entry[j] & 0xffu;
-            if (!valid(column, index)) {
-              ok = false;
-              continue;
-            }
-            const acc_t w = table[index];
+          for_each_kept(r, [&](int64_t, acc_t w, uint32_t column) {
             const acc_t* xs = x + column * batch + b0;
             for (int64_t t = 0; t < tile; ++t) sum[t] += w * xs[t];
-          }
+          });
           for (int64_t t = 0; t < tile; ++t) y[(b0 + t) * rows + r] = static_cast<scalar_t>(sum[t] + b);
         }
       }
