@@ -11,8 +11,6 @@
 #include <thrust/execution_policy.h>
 #include <thrust/sort.h>
 
-#include <vector>
-
 #include "algorithms/kmeans1d.h"
 #include "algorithms/kmeans_quantize.h"
 #include "common.cuh"
@@ -56,8 +54,8 @@ std::tuple<at::Tensor, at::Tensor> kmeans_quantize_cuda(const at::Tensor& weight
     thrust::sort(thrust::cuda::par(allocator).on(stream), data, data + values.numel());
     const auto sorted_on_host = values.cpu();
     const scalar_t* host = sorted_on_host.const_data_ptr<scalar_t>();
-    const auto centroids = kmeans1d(std::vector<scalar_t>(host, host + values.numel()), request.k, request.init,
-                                    request.method, static_cast<uint64_t>(seed));
+    const auto centroids = kmeans1d<scalar_t>({host, static_cast<size_t>(values.numel())}, request.k, request.init,
+                                              request.method, static_cast<uint64_t>(seed));
     codebook = at::tensor(centroids, at::dtype(at::kDouble)).to(weight.scalar_type());
     const auto device_bounds = at::tensor(centroid_bounds(codebook), at::dtype(at::kDouble)).to(weight.device());
     const int64_t n = w.numel();

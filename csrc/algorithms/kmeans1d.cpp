@@ -40,7 +40,7 @@ struct PrefixSums {
 };
 
 template <typename T>
-PrefixSums element_sums(const std::vector<T>& sorted) {
+PrefixSums element_sums(std::span<const T> sorted) {
   PrefixSums sums;
   sums.shift = sorted[sorted.size() / 2];
   sums.sum.assign(sorted.size() + 1, 0);
@@ -55,7 +55,7 @@ PrefixSums element_sums(const std::vector<T>& sorted) {
 
 // Prefix sums over groups of sorted values; group g is [starts[g], starts[g + 1]).
 template <typename T>
-PrefixSums group_sums(const std::vector<T>& sorted, const std::vector<int64_t>& starts) {
+PrefixSums group_sums(std::span<const T> sorted, const std::vector<int64_t>& starts) {
   PrefixSums sums;
   sums.shift = sorted[sorted.size() / 2];
   const size_t m = starts.size() - 1;
@@ -78,7 +78,7 @@ PrefixSums group_sums(const std::vector<T>& sorted, const std::vector<int64_t>& 
 
 // Where each run of equal values starts (and n at the end).
 template <typename T>
-std::vector<int64_t> distinct_runs(const std::vector<T>& sorted) {
+std::vector<int64_t> distinct_runs(std::span<const T> sorted) {
   std::vector<int64_t> starts{0};
   for (size_t i = 1; i < sorted.size(); ++i) {
     if (sorted[i] != sorted[i - 1]) starts.push_back(static_cast<int64_t>(i));
@@ -90,7 +90,7 @@ std::vector<int64_t> distinct_runs(const std::vector<T>& sorted) {
 // The first index i in [0, n] with sorted[i] >= bound, galloping out from `hint`: between Lloyd
 // steps a boundary moves little, so this touches a few cache lines instead of log2(n).
 template <typename T>
-int64_t first_at_least(const std::vector<T>& sorted, double bound, int64_t hint) {
+int64_t first_at_least(std::span<const T> sorted, double bound, int64_t hint) {
   const auto n = static_cast<int64_t>(sorted.size());
   const auto below = [&](int64_t i) { return static_cast<double>(sorted[i]) < bound; };
   int64_t lo = hint, hi = hint;  // the answer lies in [lo, hi]
@@ -111,7 +111,7 @@ int64_t first_at_least(const std::vector<T>& sorted, double bound, int64_t hint)
 // cluster keeps its centroid. Stops when no boundary moves (a fixed point: the same runs give the
 // same means).
 template <typename T>
-void lloyd_iterations(const std::vector<T>& sorted, const PrefixSums& sums, std::vector<double>& centroids,
+void lloyd_iterations(std::span<const T> sorted, const PrefixSums& sums, std::vector<double>& centroids,
                       std::vector<int64_t>& start) {
   const auto k = static_cast<int64_t>(centroids.size());
   for (int iteration = 0; iteration < kMaxLloydIterations; ++iteration) {
@@ -133,7 +133,7 @@ void lloyd_iterations(const std::vector<T>& sorted, const PrefixSums& sums, std:
 // weights most centroids start where no weight is; without this they would stay unused. Returns
 // whether any centroid moved (then the centroids are the sorted means of the new runs).
 template <typename T>
-bool fill_empty_clusters(const std::vector<T>& sorted, const PrefixSums& sums, std::vector<double>& centroids,
+bool fill_empty_clusters(std::span<const T> sorted, const PrefixSums& sums, std::vector<double>& centroids,
                          const std::vector<int64_t>& start) {
   const auto k = static_cast<int64_t>(centroids.size());
   std::priority_queue<std::tuple<double, int64_t, int64_t>> runs;  // (squared error, begin, end)
@@ -169,7 +169,7 @@ bool fill_empty_clusters(const std::vector<T>& sorted, const PrefixSums& sums, s
 // Lloyd's iterations with empty clusters refilled, until neither changes anything. Each round
 // lowers the squared error, so this ends; the cap guards against rounding.
 template <typename T>
-void lloyd(const std::vector<T>& sorted, std::vector<double>& centroids) {
+void lloyd(std::span<const T> sorted, std::vector<double>& centroids) {
   const auto k = static_cast<int64_t>(centroids.size());
   const auto sums = element_sums(sorted);
   std::vector<int64_t> start(k + 1, 0);
@@ -223,7 +223,7 @@ std::vector<double> optimal_runs(const PrefixSums& sums, int64_t k) {
 // half the boundaries at equal counts (fine where weights are dense), half at equal widths (fine
 // in the sparse tails, where a few large weights would otherwise share one wide group).
 template <typename T>
-std::vector<int64_t> neighbour_groups(const std::vector<T>& sorted, int64_t max_groups) {
+std::vector<int64_t> neighbour_groups(std::span<const T> sorted, int64_t max_groups) {
   const auto n = static_cast<int64_t>(sorted.size());
   const int64_t half = max_groups / 2;
   const double lo = sorted.front(), hi = sorted.back();
@@ -242,7 +242,7 @@ std::vector<int64_t> neighbour_groups(const std::vector<T>& sorted, int64_t max_
 // neighbouring values (optimal among clusterings that keep groups whole), and Lloyd's iterations
 // then refine on the individual values.
 template <typename T>
-std::vector<double> exact(const std::vector<T>& sorted, const std::vector<int64_t>& runs, int64_t k) {
+std::vector<double> exact(std::span<const T> sorted, const std::vector<int64_t>& runs, int64_t k) {
   const int64_t max_groups = kMaxDpCells / (k - 1);
   const bool fits = static_cast<int64_t>(runs.size()) - 1 <= max_groups;
   auto centroids = optimal_runs(group_sums(sorted, fits ? runs : neighbour_groups(sorted, max_groups)), k);
@@ -257,7 +257,7 @@ uint64_t below(uint64_t word, uint64_t bound) {
 }
 
 template <typename T>
-std::vector<double> initial_codebook(const std::vector<T>& sorted, int64_t k, CodebookInit init, uint64_t seed) {
+std::vector<double> initial_codebook(std::span<const T> sorted, int64_t k, CodebookInit init, uint64_t seed) {
   const auto n = static_cast<int64_t>(sorted.size());
   std::vector<double> centroids(k);
   switch (init) {
@@ -303,7 +303,7 @@ KMeansMethod parse_kmeans_method(const std::string& name) {
 }
 
 template <typename T>
-std::vector<double> kmeans1d(const std::vector<T>& sorted, int64_t k, CodebookInit init, KMeansMethod method,
+std::vector<double> kmeans1d(std::span<const T> sorted, int64_t k, CodebookInit init, KMeansMethod method,
                              uint64_t seed) {
   TORCH_CHECK_VALUE(k >= 2, "k-means needs k >= 2 centroids, got ", k);
   if (sorted.empty()) return std::vector<double>(k, 0.0);
@@ -319,9 +319,7 @@ std::vector<double> kmeans1d(const std::vector<T>& sorted, int64_t k, CodebookIn
   return centroids;
 }
 
-template std::vector<double> kmeans1d<float>(const std::vector<float>&, int64_t, CodebookInit, KMeansMethod,
-                                             uint64_t);
-template std::vector<double> kmeans1d<double>(const std::vector<double>&, int64_t, CodebookInit, KMeansMethod,
-                                              uint64_t);
+template std::vector<double> kmeans1d<float>(std::span<const float>, int64_t, CodebookInit, KMeansMethod, uint64_t);
+template std::vector<double> kmeans1d<double>(std::span<const double>, int64_t, CodebookInit, KMeansMethod, uint64_t);
 
 }  // namespace deepcomp::algorithms

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,7 @@ KMeansMethod parse_kmeans_method(const std::string& name);
 // clusters that ended up empty) for `sorted`, which is ascending and finite. Deterministic for
 // a given seed. Every distinct value gets its own centroid when there are at most k of them.
 template <typename T>
-std::vector<double> kmeans1d(const std::vector<T>& sorted, int64_t k, CodebookInit init, KMeansMethod method,
+std::vector<double> kmeans1d(std::span<const T> sorted, int64_t k, CodebookInit init, KMeansMethod method,
                              uint64_t seed);
 
 }  // namespace deepcomp::algorithms

@@ -43,8 +43,8 @@ std::tuple<at::Tensor, at::Tensor> kmeans_quantize(const at::Tensor& weight, con
     int64_t non_finite = 0;
     for (int64_t i = 0; i < values.numel(); ++i) non_finite += !std::isfinite(v[i]);
     check_all_finite(non_finite, values.numel(), request.masked);
-    const auto centroids = kmeans1d(radix_sorted(v, values.numel()), request.k, request.init, request.method,
-                                    static_cast<uint64_t>(seed));
+    const auto centroids = kmeans1d<scalar_t>(radix_sorted(v, values.numel()), request.k, request.init, request.method,
+                                              static_cast<uint64_t>(seed));
     codebook = at::tensor(centroids, at::dtype(at::kDouble)).to(weight.scalar_type());
     assign_nearest(w.const_data_ptr<scalar_t>(), request.masked ? keep.const_data_ptr<bool>() : nullptr, w.numel(),
                    codebook, indices.mutable_data_ptr<uint8_t>());
