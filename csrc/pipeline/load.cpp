@@ -13,25 +13,14 @@
 #include "pipeline/tensor_records.h"
 
 namespace deepcomp {
-namespace {
 
-struct FileContents {
+struct DczFile::Contents {
   std::vector<codec::TensorRecord> records;
   std::vector<codec::RecordBytes> sizes;
   int64_t file_bytes = 0;
 };
 
-FileContents read(const std::string& path) {
-  FileContents contents;
-  const auto bytes = codec::read_file(path);
-  contents.file_bytes = static_cast<int64_t>(bytes.size());
-  try {
-    contents.records = codec::read_container(bytes.data(), bytes.size(), {}, &contents.sizes);
-  } catch (const FormatError& error) {
-    throw FormatError("'" + path + "': " + error.what());
-  }
-  return contents;
-}
+namespace {
 
 std::string quoted_list(const std::vector<std::string>& names) {
   std::ostringstream text;
@@ -42,16 +31,34 @@ std::string quoted_list(const std::vector<std::string>& names) {
 
 }  // namespace
 
-torch::OrderedDict<std::string, torch::Tensor> load(const std::string& path) {
+DczFile::DczFile(const std::string& path) : path_(path) {
+  auto contents = std::make_unique<Contents>();
+  const auto bytes = codec::read_file(path);
+  contents->file_bytes = static_cast<int64_t>(bytes.size());
+  try {
+    contents->records = codec::read_container(bytes.data(), bytes.size(), {}, &contents->sizes);
+  } catch (const FormatError& error) {
+    throw FormatError("'" + path + "': " + error.what());
+  }
+  contents_ = std::move(contents);
+}
+
+DczFile::~DczFile() = default;
+
+FileReport DczFile::report() const {
+  return file_report(contents_->records, contents_->sizes, contents_->file_bytes);
+}
+
+torch::OrderedDict<std::string, torch::Tensor> DczFile::dense() const {
   torch::OrderedDict<std::string, torch::Tensor> state;
-  for (const auto& record : read(path).records) state.insert(record.name, dense_tensor(record));
+  for (const auto& record : contents_->records) state.insert(record.name, dense_tensor(record));
   return state;
 }
 
-NamedTensors load_state(const std::string& path, const std::vector<std::string>& names) {
-  const auto contents = read(path);
+NamedTensors DczFile::state(const std::vector<std::string>& names) const {
+  const auto& records = contents_->records;
   std::map<std::string, const codec::TensorRecord*> by_name;
-  for (const auto& record : contents.records) by_name.emplace(record.name, &record);
+  for (const auto& record : records) by_name.emplace(record.name, &record);
   std::map<std::string, bool> used;
   NamedTensors state;
   std::vector<std::string> missing;
@@ -81,15 +88,21 @@ NamedTensors load_state(const std::string& path, const std::vector<std::string>&
     used[record->name] = true;
   }
   std::vector<std::string> unused;
-  for (const auto& record : contents.records) {
+  for (const auto& record : records) {
     if (!used.count(record.name)) unused.push_back(record.name);
   }
-  TORCH_CHECK_VALUE(missing.empty() && unused.empty(), "load: '", path, "' does not match the model: ",
+  TORCH_CHECK_VALUE(missing.empty() && unused.empty(), "load: '", path_, "' does not match the model: ",
                     missing.empty() ? "" : "the file has nothing for " + quoted_list(missing),
                     missing.empty() || unused.empty() ? "" : "; ",
                     unused.empty() ? "" : "the model has nothing for the file's " + quoted_list(unused),
                     " (a shared layer needs a weight saved with its codebook, a masked layer one saved with its mask)");
   return state;
+}
+
+torch::OrderedDict<std::string, torch::Tensor> load(const std::string& path) { return DczFile(path).dense(); }
+
+NamedTensors load_state(const std::string& path, const std::vector<std::string>& names) {
+  return DczFile(path).state(names);
 }
 
 void load(const std::string& path, torch::nn::Module& model) {
@@ -112,9 +125,6 @@ void load(const std::string& path, torch::nn::Module& model) {
   for (size_t i = 0; i < state.size(); ++i) targets[i].copy_(state[i].second);
 }
 
-FileReport inspect(const std::string& path) {
-  const auto contents = read(path);
-  return file_report(contents.records, contents.sizes, contents.file_bytes);
-}
+FileReport inspect(const std::string& path) { return DczFile(path).report(); }
 
 }  // namespace deepcomp

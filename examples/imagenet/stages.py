@@ -78,12 +78,10 @@ class Run:
             if state.get(key) != mine:
                 raise SystemExit(f"error: {self.path} is a checkpoint of another run ({key}: {state.get(key)!r}, "
                                  f"this run: {mine!r}); use another --out, or drop --resume")
-        # The layers take the types they had when the checkpoint was written; then the tensors load.
-        deepcomp.prune(self.model, sparsity={layer: 0.0 for layer in self.targets})
-        if state["stage"] != PRUNE:
-            deepcomp.quantize(self.model, bits=self.bits)
-            self._start_stage(state["stage"])
-        self.model.load_state_dict(state["model"])
+        # The layers take the types the checkpoint was written with, then its tensors; their Parameters
+        # are new, so the optimizer and the DDP wrapper are built again over them.
+        deepcomp.match_layers(self.model, state["model"]).load_state_dict(state["model"])
+        self._start_stage(state["stage"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])

@@ -131,23 +131,18 @@ void bind_io(py::module_& m) {
         return save_state(state, path, SaveOptions{gap_bits, max_code_length});
       },
       py::arg("state"), py::arg("path"), py::arg("gap_bits"), py::arg("max_code_length"));
-  m.def(
-      "load_state",
-      [](const std::string& path, std::optional<std::vector<std::string>> names) {
-        py::gil_scoped_release release;
-        if (names) return load_state(path, *names);
-        NamedTensors state;
-        for (const auto& item : load(path)) state.emplace_back(item.key(), item.value());
-        return state;
-      },
-      py::arg("path"), py::arg("names"));
-  m.def(
-      "inspect",
-      [](const std::string& path) {
-        py::gil_scoped_release release;
-        return inspect(path);
-      },
-      py::arg("path"));
+  py::class_<DczFile>(m, "DczFile", "A .dcz file read and checked once: report(), dense() and state(names)")
+      .def(py::init<const std::string&>(), py::arg("path"), py::call_guard<py::gil_scoped_release>())
+      .def("report", &DczFile::report, py::call_guard<py::gil_scoped_release>())
+      .def(
+          "dense",
+          [](const DczFile& file) {
+            py::gil_scoped_release release;
+            NamedTensors state;
+            for (const auto& item : file.dense()) state.emplace_back(item.key(), item.value());
+            return state;
+          })
+      .def("state", &DczFile::state, py::arg("names"), py::call_guard<py::gil_scoped_release>());
   // The writer save() uses, so that every file the package writes is written one way.
   py::class_<codec::AtomicFile>(m, "AtomicFile", "A file written in pieces, appearing at path only on commit()")
       .def(py::init<std::string>(), py::arg("path"))

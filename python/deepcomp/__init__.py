@@ -15,6 +15,10 @@ Stage 3, Huffman coding into a compressed model file::
 
     report = deepcomp.save(model, "model.dcz")      # the file's size is the compression reported
     deepcomp.load("model.dcz", fresh_model)         # plain or shared layers; or load(path) -> state dict
+
+Resuming from a torch.save(model.state_dict()) checkpoint of a compressed model, into a fresh one::
+
+    deepcomp.match_layers(fresh_model, state).load_state_dict(state)   # the saved layer types, no k-means
 """
 import torch  # noqa: F401  (loads LibTorch, which libdeepcomp links against)
 
@@ -22,6 +26,7 @@ from . import _C  # noqa: F401  (loading libdeepcomp registers the ops: torch.op
 from . import distributed, nn, ops, plots
 from ._files import open_atomically, write_atomically
 from .io import FileReport, FormatError, TensorFileStats, inspect, load, load_state, save
+from .match_layers import match_layers
 from .nn import enforce_masks
 from .prune import LayerPruneStats, PruneReport, prune
 from .quantize import LayerQuantizeStats, QuantizeReport, quantize
@@ -48,6 +53,7 @@ __all__ = [
     "inspect",
     "load",
     "load_state",
+    "match_layers",
     "nn",
     "open_atomically",
     "ops",

@@ -13,6 +13,9 @@ Accepts = Callable[[torch.nn.Module], bool]
 MASKED_TWIN = {torch.nn.Linear: MaskedLinear, torch.nn.Conv2d: MaskedConv2d}
 SHARED_TWIN = {torch.nn.Linear: SharedLinear, torch.nn.Conv2d: SharedConv2d, MaskedLinear: SharedLinear,
                MaskedConv2d: SharedConv2d, SharedLinear: SharedLinear, SharedConv2d: SharedConv2d}
+# The dense layer each of those stands for (deepcomp.match_layers turns one kind into another).
+DENSE_OF = {torch.nn.Linear: torch.nn.Linear, MaskedLinear: torch.nn.Linear, SharedLinear: torch.nn.Linear,
+            torch.nn.Conv2d: torch.nn.Conv2d, MaskedConv2d: torch.nn.Conv2d, SharedConv2d: torch.nn.Conv2d}
 
 
 def prunable(module: torch.nn.Module) -> bool:

@@ -61,21 +61,22 @@ def load(path: PathLike, model: Optional[torch.nn.Module] = None, *, compressed:
     Raises FormatError for a malformed file, ValueError when file and model do not match, OSError
     when the file cannot be read.
     """
-    path = os.fspath(path)
-    if model is None:
-        if compressed:
-            raise ValueError("load: compressed=True needs a model whose linear layers it can replace")
-        return dict(_C.load_state(path, None))
-    if not isinstance(model, torch.nn.Module):
+    if model is None and compressed:
+        raise ValueError("load: compressed=True needs a model whose linear layers it can replace")
+    if model is not None and not isinstance(model, torch.nn.Module):
         raise TypeError(f"load needs an nn.Module to load into, got {type(model).__name__}")
+    file = _C.DczFile(os.fspath(path))  # read and checked once, whatever is asked of it below
+    if model is None:
+        return dict(file.dense())
     names = list(model.state_dict().keys())
     if not compressed:
-        model.load_state_dict(dict(_C.load_state(path, names)))
+        model.load_state_dict(dict(file.state(names)))
         return model
-    layers = _compressible_linear_layers(path, model)
+    layers = _compressible_linear_layers(file.report(), model)
+    parts = [f"{prefix}{leaf}" for prefix in layers for leaf in ("codebook", "indices", "mask")]
+    # The model's own tensors of these layers (weight, or codebook/indices/mask, and a mask) give way to the parts.
     own = {f"{prefix}{leaf}" for prefix in layers for leaf in ("weight", "codebook", "indices", "mask")}
-    parts = {f"{prefix}{leaf}" for prefix in layers for leaf in ("codebook", "indices", "mask")}
-    state = dict(_C.load_state(path, [name for name in names if name not in own] + sorted(parts)))
+    state = dict(file.state([name for name in names if name not in own] + parts))
     replacements = {}
     for prefix, layer in layers.items():
         like = layer.codebook if isinstance(layer, nn.SharedLinear) else layer.weight  # device and dtype to keep
@@ -93,9 +94,9 @@ def load(path: PathLike, model: Optional[torch.nn.Module] = None, *, compressed:
     return model
 
 
-def _compressible_linear_layers(path: str, model: torch.nn.Module) -> dict:
+def _compressible_linear_layers(report: FileReport, model: torch.nn.Module) -> dict:
     """Prefix ("fc." ...) -> layer, for the model's linear layers whose weight the file holds quantized."""
-    quantized = {stats.name for stats in _C.inspect(path).tensors if stats.kind.endswith("codebook")}
+    quantized = {stats.name for stats in report.tensors if stats.kind.endswith("codebook")}
     if isinstance(model, (torch.nn.Linear, nn.SharedLinear)) and "weight" in quantized:
         raise TypeError("load(compressed=True): the model itself is a linear layer, which cannot be replaced in "
                         "place; wrap it (nn.Sequential(layer))")
@@ -105,7 +106,7 @@ def _compressible_linear_layers(path: str, model: torch.nn.Module) -> dict:
 
 def inspect(path: PathLike) -> FileReport:
     """The FileReport of an existing .dcz file (str() of it is the per-tensor table)."""
-    return _C.inspect(os.fspath(path))
+    return _C.DczFile(os.fspath(path)).report()
 
 
 def load_state(path: PathLike, names: Iterable[str]) -> Dict[str, torch.Tensor]:
@@ -116,4 +117,4 @@ def load_state(path: PathLike, names: Iterable[str]) -> Dict[str, torch.Tensor]:
     FormatError for a malformed file, OSError when the file cannot be read; TypeError for a single str."""
     if isinstance(names, str):
         raise TypeError(f"load_state needs a list of tensor names, got the str {names!r}")
-    return dict(_C.load_state(os.fspath(path), list(names)))
+    return dict(_C.DczFile(os.fspath(path)).state(list(names)))

@@ -125,3 +125,28 @@ TEST_CASE("load names what does not match, and malformed files raise FormatError
   CHECK_THROWS_WITH(deepcomp::inspect(path), Catch::Contains("checksum mismatch"));
   CHECK_THROWS_AS(deepcomp::load(path + ".missing"), std::system_error);
 }
+
+TEST_CASE("a DczFile read once answers what inspect, load and load_state answer", "[io]") {
+  torch::manual_seed(44);
+  Net net;
+  const SavedFile saved(*net, "once.dcz");
+  const deepcomp::DczFile file(saved.path);
+  std::filesystem::remove(saved.path);  // everything below comes from the one read
+  CHECK(file.path() == saved.path);
+  const auto report = file.report();
+  CHECK(report.file_bytes == saved.report.file_bytes);
+  REQUIRE(report.tensors.size() == saved.report.tensors.size());
+  for (size_t i = 0; i < report.tensors.size(); ++i) {
+    CHECK(report.tensors[i].name == saved.report.tensors[i].name);
+    CHECK(report.tensors[i].kind == saved.report.tensors[i].kind);
+    CHECK(report.tensors[i].bytes == saved.report.tensors[i].bytes);
+  }
+  auto* fc1 = net->named_children()["fc1"]->as<deepcomp::nn::SharedLinearImpl>();
+  CHECK(torch::equal(file.dense()["fc1.weight"], fc1->weight().detach()));
+  const auto parts = file.state({"fc1.codebook", "fc1.indices", "fc1.mask", "fc1.bias", "conv.codebook",
+                                 "conv.indices", "conv.mask", "conv.bias", "fc2.weight", "fc2.mask", "fc3.weight",
+                                 "fc3.bias", "fc2.bias"});
+  const auto original = state_of(*net);
+  for (const auto& [name, tensor] : parts) CHECK(torch::equal(tensor, original.at(name).cpu()));
+  CHECK_THROWS_WITH(file.state({"fc1.weight"}), Catch::Contains("does not match"));
+}

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -89,17 +90,37 @@ FileReport save_state(const NamedTensors& state, const std::string& path, const 
 // save_state of the model's parameters and buffers.
 FileReport save(const torch::nn::Module& model, const std::string& path, const SaveOptions& options = {});
 
-// The tensors of a .dcz file as a dense state dict (shared and masked layers' weights decoded).
-// Throws FormatError for a malformed file.
+// A .dcz file read and checked once, to be asked several things: what it holds (report()) and then
+// the tensors a model needs (state()). load, load_state and inspect below each read one for a
+// single answer. Throws FormatError for a malformed file, std::system_error when it cannot be read.
+class DczFile {
+ public:
+  explicit DczFile(const std::string& path);
+  ~DczFile();
+
+  const std::string& path() const { return path_; }
+  FileReport report() const;
+  // Every tensor as a dense state dict (shared and masked layers' weights decoded).
+  torch::OrderedDict<std::string, torch::Tensor> dense() const;
+  // For each of `names` (a model's state-dict names), its tensor from the file: `<layer>.codebook`,
+  // `.indices` and `.mask` from a compressed `<layer>.weight`, anything else by its own name,
+  // decoded to dense. Throws c10::ValueError naming the tensors the file lacks or that no name uses.
+  NamedTensors state(const std::vector<std::string>& names) const;
+
+ private:
+  struct Contents;
+  std::string path_;
+  std::unique_ptr<const Contents> contents_;
+};
+
+// DczFile(path).dense()
 torch::OrderedDict<std::string, torch::Tensor> load(const std::string& path);
-// For each of `names` (a model's state-dict names), its tensor from the file: `<layer>.codebook`,
-// `.indices` and `.mask` from a compressed `<layer>.weight`, anything else by its own name,
-// decoded to dense. Throws c10::ValueError naming the tensors the file lacks or that no name uses.
+// DczFile(path).state(names)
 NamedTensors load_state(const std::string& path, const std::vector<std::string>& names);
 // Loads the file into model's parameters and buffers (shapes must match; dtypes are converted).
 void load(const std::string& path, torch::nn::Module& model);
 
-// The report of an existing file, without loading it into a model.
+// DczFile(path).report(): the report of an existing file, without loading it into a model.
 FileReport inspect(const std::string& path);
 
 }  // namespace deepcomp
