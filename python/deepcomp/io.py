@@ -16,6 +16,7 @@ import torch
 
 from . import _C, nn
 from ._layers import swap_children
+from .match_layers import match_layers as match_layers_to
 
 FormatError = _C.FormatError
 FileReport = _C.FileReport
@@ -47,7 +48,8 @@ def save(model: Union[torch.nn.Module, Mapping], path: PathLike, *, gap_bits: Op
     return _C.save_state(list(state.items()), os.fspath(path), gap_bits, max_code_length)
 
 
-def load(path: PathLike, model: Optional[torch.nn.Module] = None, *, compressed: bool = False):
+def load(path: PathLike, model: Optional[torch.nn.Module] = None, *, compressed: bool = False,
+         match_layers: bool = False):
     """The tensors of a .dcz file.
 
     Without model: a dense state dict (name -> Tensor on the CPU; compressed weights decoded, 0 where
@@ -58,6 +60,9 @@ def load(path: PathLike, model: Optional[torch.nn.Module] = None, *, compressed:
     compressed=True (inference): each linear layer (plain, masked or shared) whose weight the file
     holds quantized is replaced by a deepcomp.nn.CompressedLinear, which computes with the kept weights
     and the codebook without decoding them; the other layers load as above.
+    match_layers=True: first gives each of the model's Linear / Conv2d layers the type the file stores
+    it as (shared with the file's bits, masked, or plain; deepcomp.match_layers), so a freshly built
+    dense model gets the compressed model back, ready to fine-tune, without pruning or k-means.
     Raises FormatError for a malformed file, ValueError when file and model do not match, OSError
     when the file cannot be read.
     """
@@ -65,9 +70,13 @@ def load(path: PathLike, model: Optional[torch.nn.Module] = None, *, compressed:
         raise ValueError("load: compressed=True needs a model whose linear layers it can replace")
     if model is not None and not isinstance(model, torch.nn.Module):
         raise TypeError(f"load needs an nn.Module to load into, got {type(model).__name__}")
+    if model is None and match_layers:
+        raise ValueError("load: match_layers=True needs a model whose layers it can change")
     file = _C.DczFile(os.fspath(path))  # read and checked once, whatever is asked of it below
     if model is None:
         return dict(file.dense())
+    if match_layers:
+        match_layers_to(model, _stored_layout(file.report()))
     names = list(model.state_dict().keys())
     if not compressed:
         model.load_state_dict(dict(file.state(names)))
@@ -92,6 +101,22 @@ def load(path: PathLike, model: Optional[torch.nn.Module] = None, *, compressed:
     model.load_state_dict(state, strict=False)  # the file matched every name; the rest are replaced layers'
     swap_children(model, replacements)
     return model
+
+
+def _stored_layout(report: FileReport) -> Dict[str, torch.Tensor]:
+    """The state-dict names and shapes of the model the file was saved from, as empty (meta) tensors:
+    a quantized `<layer>.weight` was its layer's codebook, indices and mask, a sparse one its weight and mask."""
+    layout = {}
+    for stats in report.tensors:
+        shape, prefix = tuple(stats.shape), stats.name[:-len("weight")]
+        if stats.kind.endswith("codebook"):
+            layout.update({prefix + "codebook": (2 ** stats.index_bits,), prefix + "indices": shape,
+                           prefix + "mask": shape})
+        elif stats.kind == "sparse_raw":
+            layout.update({stats.name: shape, prefix + "mask": shape})
+        else:
+            layout[stats.name] = shape
+    return {name: torch.empty(shape, device="meta") for name, shape in layout.items()}
 
 
 def _compressible_linear_layers(report: FileReport, model: torch.nn.Module) -> dict:

@@ -76,6 +76,33 @@ def test_plain_model_gets_the_decoded_weights(tmp_path):
     assert dense["features.1.num_batches_tracked"].item() == 17
 
 
+def test_match_layers_gives_a_fresh_dense_model_the_saved_layers(tmp_path):
+    model = compressed_net()
+    path = tmp_path / "net.dcz"
+    deepcomp.save(model, path)
+    fresh = deepcomp.load(path, Net(), match_layers=True)
+    for name, layer in model.named_modules():
+        twin = dict(fresh.named_modules())[name]
+        assert type(twin) is type(layer), name
+        if isinstance(layer, (SharedConv2d, SharedLinear)):
+            assert twin.bits == layer.bits, name
+    assert_states_equal(fresh, model)
+    model.eval(), fresh.eval()
+    x = torch.randn(4, 1, 8, 8)
+    assert torch.equal(fresh(x), model(x))
+    inference = deepcomp.load(path, Net(), compressed=True, match_layers=True)
+    assert type(inference.classifier[1]) is deepcomp.nn.CompressedLinear
+    assert type(inference.features[0]) is SharedConv2d and type(inference.features[3]) is MaskedConv2d
+    torch.testing.assert_close(inference.eval()(x), model(x))
+    with pytest.raises(ValueError, match="match_layers=True needs a model"):
+        deepcomp.load(path, match_layers=True)
+    other = Net()
+    other.classifier[1] = nn.Linear(9, 40)
+    with pytest.raises(ValueError, match=r"'classifier.1'.*(indices|mask) has shape \(40, 128\), the layer needs \(40, 9\)"):
+        deepcomp.load(path, other, match_layers=True)
+    assert type(other.features[0]) is nn.Conv2d  # nothing changed
+
+
 def test_load_state_gives_the_tensors_a_model_would_load(tmp_path):
     model = compressed_net()
     path = tmp_path / "net.dcz"
