@@ -101,7 +101,12 @@ at::Tensor shared_linear_cuda(const at::Tensor& input, const at::Tensor& indices
   const bool has_bias = bias.has_value() && bias->defined();
   const bool same_dtypes = codebook.scalar_type() == input.scalar_type() &&
                            (!has_bias || bias->scalar_type() == input.scalar_type());
-  if (x.size(0) == 0 || x.size(0) > kMaxSmallBatch || codebook.numel() > cuda::kCodebookTableSize || !same_dtypes) {
+  TORCH_CHECK(input.device() == indices.device() && (!has_bias || bias->device() == input.device()),
+              "shared_linear: input (", input.device(), ") and bias must be on the shared weight's device (",
+              indices.device(), ")");
+  // out_features == 0 would launch no blocks (an invalid configuration).
+  if (x.size(0) == 0 || x.size(0) > kMaxSmallBatch || out_features == 0 ||
+      codebook.numel() > cuda::kCodebookTableSize || !same_dtypes) {
     return shared_linear_decoded(input, indices, mask, codebook, bias);  // cuBLAS (or its dtype error)
   }
   const c10::cuda::CUDAGuard guard(input.device());

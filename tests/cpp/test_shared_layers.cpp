@@ -20,6 +20,16 @@ TEST_CASE("the codebook gradient is the per-cluster sum of the weight gradient",
   CHECK(relative_error(got, want) < 1e-12);
 }
 
+TEST_CASE("codebook_grad leaves codes no uint8 index reaches at zero", "[ops][codebook]") {
+  torch::manual_seed(21);
+  const auto indices = torch::randint(0, 256, {100003}, torch::kByte);  // every thread sees most codes
+  const auto mask = random_mask({100003});
+  const auto grad = torch::randn({100003});
+  const auto result = deepcomp::ops::codebook_grad(grad, indices, mask, 300);
+  CHECK(torch::equal(result.narrow(0, 0, 256), deepcomp::ops::codebook_grad(grad, indices, mask, 256)));
+  CHECK(torch::all(result.narrow(0, 256, 44) == 0).item<bool>());
+}
+
 TEST_CASE("shared_linear forward and backward equal the decoded-weight reference", "[ops][shared_linear]") {
   torch::manual_seed(21);
   const auto indices = torch::randint(0, 8, {13, 29}, torch::kByte);

@@ -11,7 +11,6 @@ mkdir -p "$out"
 export CMAKE_PREFIX_PATH="$PWD/third_party/catch2/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
 export DEEPCOMP_CMAKE_BUILD_DIR=build/device MAX_JOBS=$(nproc)
 command -v ninja > /dev/null && export CMAKE_GENERATOR=Ninja
-venv=build/device-venv
 rows=()
 
 step() {  # step NAME COMMAND...: runs it, logs to $out/NAME.log, records status and seconds
@@ -23,8 +22,9 @@ step() {  # step NAME COMMAND...: runs it, logs to $out/NAME.log, records status
   echo "${rows[-1]}"
 }
 
-python3 -m venv --system-site-packages "$venv"
-py="$venv/bin/python"
+# The machine's own python3 (it holds torch; the machine is bare each time). Not a venv made from it:
+# python3 there is itself a venv, so --system-site-packages would reach only the base Python's packages.
+py=python3
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1
 step build "$py" -m pip install --no-build-isolation --no-deps --no-index -q .
 step build-tests cmake --build build/device --target deepcomp_tests deepcomp_cuda_tests

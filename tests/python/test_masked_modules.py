@@ -102,7 +102,8 @@ def test_to_dtype_keeps_the_mask_bool():
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_to_cuda_moves_the_mask():
+def test_to_cuda_moves_the_mask(monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)  # the CPU reference is full float32
     model = _pruned_model().cuda()
     assert model[2].mask.is_cuda
     x = torch.randn(2, 3, 8, 8)

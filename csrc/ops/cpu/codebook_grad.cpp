@@ -37,7 +37,8 @@ bool codebook_grad_into_cpu(at::Tensor& grad_codebook, const at::Tensor& grad_we
       }
     });
     scalar_t* out = grad_codebook.mutable_data_ptr<scalar_t>();
-    for (int64_t c = 0; c < k; ++c) {
+    // Codes past 255 no uint8 index reaches: they stay 0 (and partial has 256 per thread).
+    for (int64_t c = 0; c < std::min<int64_t>(k, 256); ++c) {
       acc_t total = 0;
       for (int64_t thread = 0; thread < threads; ++thread) total += partial[thread * 256 + c];
       out[c] = static_cast<scalar_t>(total);
