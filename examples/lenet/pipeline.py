@@ -17,6 +17,8 @@ import argparse
 import copy
 import json
 import os
+import shlex
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -237,8 +239,10 @@ def summary_markdown(network, summary, file_report) -> str:
     ])
 
 
-def main(network: Network, doc: str, command: str) -> None:
+def main(network: Network, doc: str, default_command: str) -> None:
     args = parse_args(network, doc)
+    # The summary names what reproduces it: the make target, or this run's own options.
+    command = default_command if len(sys.argv) == 1 else shlex.join(["python", *sys.argv])
     start = time.perf_counter()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
