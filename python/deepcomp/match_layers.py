@@ -55,7 +55,7 @@ def _saved_kind(name: str, module, state: Mapping, prefix: str) -> Tuple[Optiona
         shape = tuple(state[prefix + "codebook"].shape)
         entries = shape[0] if len(shape) == 1 else 0
         if not (2 ** MIN_BITS <= entries <= 2 ** MAX_BITS and entries & (entries - 1) == 0):
-            raise ValueError(f"deepcomp.match_layers: layer {name!r}: the state dict's codebook has shape {shape}; "
+            raise ValueError(f"deepcomp.match_layers: layer {name!r}: the saved codebook has shape {shape}; "
                              f"a shared layer's is (2^bits,), a power of two in {2 ** MIN_BITS}..{2 ** MAX_BITS}")
         return SHARED_TWIN[dense], entries.bit_length() - 1
     if prefix + "mask" in state:
@@ -73,7 +73,7 @@ def _check_shapes(name: str, module, state: Mapping, prefix: str) -> None:
     for leaf, shape in expected.items():
         tensor = state.get(prefix + leaf)
         if tensor is not None and tuple(tensor.shape) != tuple(shape):
-            raise ValueError(f"deepcomp.match_layers: layer {name!r}: the state dict's {leaf} has shape "
+            raise ValueError(f"deepcomp.match_layers: layer {name!r}: the saved {leaf} has shape "
                              f"{tuple(tensor.shape)}, the layer needs {tuple(shape)}")
 
 

@@ -110,7 +110,7 @@ def test_a_codebook_of_a_bad_length_names_the_layer_and_changes_nothing(shape):
     state["4.0.codebook"] = torch.zeros(shape)
     fresh = _model()
     before = list(fresh.modules())
-    message = (f"layer '4.0': the state dict's codebook has shape {shape}; a shared layer's is (2^bits,), "
+    message = (f"layer '4.0': the saved codebook has shape {shape}; a shared layer's is (2^bits,), "
                "a power of two in 2..256")
     with pytest.raises(ValueError, match=re.escape(message)):
         deepcomp.match_layers(fresh, state)
@@ -124,7 +124,7 @@ def test_a_tensor_of_another_shape_names_the_layer_and_both_shapes(leaf, shape, 
     state[f"4.0.{leaf}"] = torch.zeros(shape)
     fresh = _model()
     before = list(fresh.modules())
-    message = f"layer '4.0': the state dict's {leaf} has shape {shape}, the layer needs {layer_shape}"
+    message = f"layer '4.0': the saved {leaf} has shape {shape}, the layer needs {layer_shape}"
     with pytest.raises(ValueError, match=re.escape(message)):
         deepcomp.match_layers(fresh, state)
     assert list(fresh.modules()) == before
