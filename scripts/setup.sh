@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(build-essential cmake catch2 dataset-fashion-mnist clang libclang-rt-14-dev libxxhash-dev zlib1g-dev)
+apt_packages=(build-essential cmake ccache catch2 dataset-fashion-mnist clang libclang-rt-14-dev libxxhash-dev zlib1g-dev)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -7,6 +7,8 @@
 // with zero bits to a whole byte. Decoding is table-driven: one lookup of max-length bits per symbol.
 #pragma once
 
+#include <deepcomp/constants.h>
+
 #include <array>
 #include <cstdint>
 #include <string>
@@ -14,8 +16,8 @@
 
 namespace deepcomp::codec {
 
-constexpr int kMaxCodeLength = 15;         // the largest length limit a stream may declare
-constexpr int kDefaultMaxCodeLength = 12;  // its decoding table (4096 entries) stays in L1
+constexpr int kMaxCodeLength = static_cast<int>(::deepcomp::kMaxCodeLength);
+constexpr int kDefaultMaxCodeLength = static_cast<int>(::deepcomp::kDefaultMaxCodeLength);
 constexpr int kLanes = 4;
 
 // How often each byte value occurs in each lane (symbol i is in lane i % kLanes).

@@ -7,14 +7,16 @@
 // than F pruned positions at the end is implied by the tensor's size; longer runs there are fillers.
 #pragma once
 
+#include <deepcomp/constants.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace deepcomp::codec {
 
-constexpr int kMinGapBits = 1;
-constexpr int kMaxGapBits = 8;
+constexpr int kMinGapBits = static_cast<int>(::deepcomp::kMinGapBits);
+constexpr int kMaxGapBits = static_cast<int>(::deepcomp::kMaxGapBits);
 
 // The gap symbols of mask[0, numel) (non-zero bytes are kept positions). Throws
 // std::invalid_argument for gap_bits outside kMinGapBits..kMaxGapBits.

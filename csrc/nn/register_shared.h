@@ -1,5 +1,5 @@
-// What both shared modules register: the codebook and indices from clustering `weight` where
-// `mask`, a copy of the mask, and the bias (undefined "bias" when there is none, as torch does).
+// What both shared modules register: a clustered weight's codebook, indices and mask (copies of the
+// latter two), and the bias (undefined "bias" when there is none, as torch does). Returns the bits.
 #pragma once
 
 #include <deepcomp/nn/shared_layer.h>
@@ -10,16 +10,20 @@
 namespace deepcomp::nn {
 
 template <typename Layer>
-void register_shared(Layer& self, const torch::Tensor& weight, const torch::Tensor& mask, const torch::Tensor& bias,
-                     int64_t bits, const ClusterOptions& cluster) {
-  TORCH_CHECK_VALUE(mask.sizes() == weight.sizes(), self.name(), ": mask shape ", mask.sizes(),
-                    " differs from weight shape ", weight.sizes());
+int64_t register_shared(Layer& self, const SharedWeight& shared, const torch::Tensor& bias) {
+  const int64_t k = shared.codebook.numel();
+  TORCH_CHECK_VALUE(shared.codebook.dim() == 1 && k >= 2 && (k & (k - 1)) == 0 && k <= 256, self.name(),
+                    ": a codebook holds 2^bits centroids for bits in 1..8, got shape ", shared.codebook.sizes());
+  TORCH_CHECK_VALUE(shared.mask.sizes() == shared.indices.sizes(), self.name(), ": mask shape ", shared.mask.sizes(),
+                    " differs from indices shape ", shared.indices.sizes());
   torch::NoGradGuard no_grad;
-  auto [codebook, indices] = ops::kmeans_quantize(weight.detach(), mask, bits, cluster.init, cluster.method, cluster.seed);
-  self.codebook = self.register_parameter("codebook", codebook);
-  self.indices = self.register_buffer("indices", indices);
-  self.mask = self.register_buffer("mask", mask.clone());
+  self.codebook = self.register_parameter("codebook", shared.codebook.detach().clone());
+  self.indices = self.register_buffer("indices", shared.indices.clone());
+  self.mask = self.register_buffer("mask", shared.mask.clone());
   self.bias = self.register_parameter("bias", bias, /*requires_grad=*/bias.defined());
+  int64_t bits = 0;
+  while ((int64_t{1} << bits) < k) ++bits;
+  return bits;
 }
 
 }  // namespace deepcomp::nn

@@ -14,15 +14,19 @@ SharedConv2dImpl::SharedConv2dImpl(const torch::nn::Conv2dOptions& options_, int
 SharedConv2dImpl::SharedConv2dImpl(const torch::nn::Conv2dOptions& options_, const torch::Tensor& weight,
                                    const torch::Tensor& mask, const torch::Tensor& bias, int64_t bits,
                                    const ClusterOptions& cluster)
-    : options(options_), bits_(bits) {
+    : SharedConv2dImpl(options_, cluster_weight(weight, mask, bits, cluster), bias) {}
+
+SharedConv2dImpl::SharedConv2dImpl(const torch::nn::Conv2dOptions& options_, const SharedWeight& shared,
+                                   const torch::Tensor& bias)
+    : options(options_) {
   const auto& kernel = *options.kernel_size();
   TORCH_CHECK_VALUE(options.groups() > 0 && options.in_channels() % options.groups() == 0,
                     "SharedConv2d: in_channels must be divisible by groups");
-  TORCH_CHECK_VALUE(weight.sizes() == torch::IntArrayRef({options.out_channels(),
-                                                          options.in_channels() / options.groups(), kernel[0],
-                                                          kernel[1]}),
-                    "SharedConv2d: weight shape ", weight.sizes(), " does not match the options");
-  register_shared(*this, weight, mask, bias, bits, cluster);
+  TORCH_CHECK_VALUE(shared.indices.sizes() == torch::IntArrayRef({options.out_channels(),
+                                                                  options.in_channels() / options.groups(),
+                                                                  kernel[0], kernel[1]}),
+                    "SharedConv2d: weight shape ", shared.indices.sizes(), " does not match the options");
+  bits_ = register_shared(*this, shared, bias);
 }
 
 SharedConv2dImpl::SharedConv2dImpl(const torch::nn::Conv2d& dense, int64_t bits, const ClusterOptions& cluster)
@@ -34,7 +38,8 @@ SharedConv2dImpl::SharedConv2dImpl(const MaskedConv2d& masked, int64_t bits, con
 
 void SharedConv2dImpl::reset() {
   const torch::nn::Conv2d dense(options);  // torch's own initialisation of a fresh layer
-  register_shared(*this, dense->weight, torch::ones_like(dense->weight, torch::kBool), dense->bias, bits_, {});
+  register_shared(*this, cluster_weight(dense->weight, torch::ones_like(dense->weight, torch::kBool), bits_),
+                  dense->bias);
 }
 
 void SharedConv2dImpl::pretty_print(std::ostream& stream) const {

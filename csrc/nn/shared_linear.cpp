@@ -10,15 +10,19 @@ SharedLinearImpl::SharedLinearImpl(const torch::nn::LinearOptions& options_, int
   reset();
 }
 
+SharedLinearImpl::SharedLinearImpl(const torch::nn::LinearOptions& options_, const SharedWeight& shared,
+                                   const torch::Tensor& bias)
+    : options(options_) {
+  TORCH_CHECK_VALUE(shared.indices.sizes() == torch::IntArrayRef({options.out_features(), options.in_features()}),
+                    "SharedLinear: weight shape ", shared.indices.sizes(), " is not (out_features, in_features) = (",
+                    options.out_features(), ", ", options.in_features(), ")");
+  bits_ = register_shared(*this, shared, bias);
+}
+
 SharedLinearImpl::SharedLinearImpl(const torch::nn::LinearOptions& options_, const torch::Tensor& weight,
                                    const torch::Tensor& mask, const torch::Tensor& bias, int64_t bits,
                                    const ClusterOptions& cluster)
-    : options(options_), bits_(bits) {
-  TORCH_CHECK_VALUE(weight.sizes() == torch::IntArrayRef({options.out_features(), options.in_features()}),
-                    "SharedLinear: weight shape ", weight.sizes(), " is not (out_features, in_features) = (",
-                    options.out_features(), ", ", options.in_features(), ")");
-  register_shared(*this, weight, mask, bias, bits, cluster);
-}
+    : SharedLinearImpl(options_, cluster_weight(weight, mask, bits, cluster), bias) {}
 
 SharedLinearImpl::SharedLinearImpl(const torch::nn::Linear& dense, int64_t bits, const ClusterOptions& cluster)
     : SharedLinearImpl(dense->options, dense->weight, torch::ones_like(dense->weight, torch::kBool), dense->bias,
@@ -29,7 +33,8 @@ SharedLinearImpl::SharedLinearImpl(const MaskedLinear& masked, int64_t bits, con
 
 void SharedLinearImpl::reset() {
   const torch::nn::Linear dense(options);  // torch's own initialisation of a fresh layer
-  register_shared(*this, dense->weight, torch::ones_like(dense->weight, torch::kBool), dense->bias, bits_, {});
+  register_shared(*this, cluster_weight(dense->weight, torch::ones_like(dense->weight, torch::kBool), bits_),
+                  dense->bias);
 }
 
 void SharedLinearImpl::pretty_print(std::ostream& stream) const {

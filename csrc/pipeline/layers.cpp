@@ -1,22 +1,219 @@
-#include "pipeline/layers.h"
+#include <deepcomp/constants.h>
+#include <deepcomp/layers.h>
 
-#include <deepcomp/nn/masked_conv2d.h>
-#include <deepcomp/nn/masked_linear.h>
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <sstream>
 
 namespace deepcomp {
+namespace {
 
-std::optional<MaskedLayer> as_masked(const std::string& name, torch::nn::Module& module) {
-  if (auto* linear = module.as<nn::MaskedLinearImpl>()) return MaskedLayer{name, linear->weight, linear->mask};
-  if (auto* conv = module.as<nn::MaskedConv2dImpl>()) return MaskedLayer{name, conv->weight, conv->mask};
+struct UseInfo {
+  bool accepts_dense, accepts_masked, accepts_shared;
+  bool replaces_dense, replaces_masked, replaces_shared;
+  const char* kinds;  // what the call accepts, for messages
+};
+
+const UseInfo& info(LayerUse use) {
+  static const UseInfo prune{true, true, false, true, false, false,
+                             "Linear and Conv2d layers (plain or masked)"};
+  static const UseInfo quantize{true, true, true, true, true, true,
+                                "Linear and Conv2d layers (plain, masked or shared)"};
+  static const UseInfo measure_pruning{true, true, false, false, false, false,
+                                       "Linear and Conv2d layers (plain or masked) for the pruning sweep; shared "
+                                       "layers only in the bits sweep, with sparsities=None"};
+  static const UseInfo measure_quantizing{true, true, true, false, false, false,
+                                          "Linear and Conv2d layers (plain, masked or shared) for the bits sweep"};
+  switch (use) {
+    case LayerUse::prune: return prune;
+    case LayerUse::quantize: return quantize;
+    case LayerUse::measure_pruning: return measure_pruning;
+    case LayerUse::measure_quantizing: return measure_quantizing;
+  }
+  TORCH_INTERNAL_ASSERT(false, "unknown LayerUse");
+}
+
+bool accepts(LayerUse use, const ModuleEntry& entry) {
+  const auto* kind = find_layer_kind(entry.kind);
+  if (kind == nullptr) return false;
+  const auto& i = info(use);
+  switch (kind->stage) {
+    case LayerStage::dense: return i.accepts_dense;
+    case LayerStage::masked: return i.accepts_masked;
+    case LayerStage::shared: return i.accepts_shared;
+  }
+  return false;
+}
+
+bool replaces(LayerUse use, const ModuleEntry& entry) {
+  const auto& i = info(use);
+  switch (find_layer_kind(entry.kind)->stage) {
+    case LayerStage::dense: return i.replaces_dense;
+    case LayerStage::masked: return i.replaces_masked;
+    case LayerStage::shared: return i.replaces_shared;
+  }
+  return false;
+}
+
+// Why a weighted module a call does not accept is left alone.
+std::string skip_reason(LayerUse use, const ModuleEntry& entry) {
+  if (!entry.subclass_of.empty()) {
+    return "a subclass of " + entry.subclass_of + ", which may compute something else than its weight implies; "
+           "deepcomp changes exact " + entry.subclass_of + " layers only";
+  }
+  const auto* kind = find_layer_kind(entry.kind);
+  if (kind != nullptr && kind->stage == LayerStage::shared) {
+    return use == LayerUse::prune ? "already quantized (its mask is fixed): prune before quantize"
+                                  : "a shared layer, measured only by the bits sweep";
+  }
+  return "deepcomp does not handle " + entry.type + " layers (it handles Linear and Conv2d, plain, masked or "
+         "shared); exclude= it to silence this";
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// Up to three of `names` that look like `name` (a typo), closest first.
+std::vector<std::string> close_matches(const std::string& name, const std::vector<std::string>& names) {
+  std::vector<std::pair<size_t, std::string>> close;
+  for (const auto& candidate : names) {
+    const size_t distance = edit_distance(name, candidate);
+    if (distance * 5 <= 2 * std::max(name.size(), candidate.size())) close.emplace_back(distance, candidate);
+  }
+  std::stable_sort(close.begin(), close.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> found;
+  for (size_t i = 0; i < close.size() && i < 3; ++i) found.push_back(close[i].second);
+  return found;
+}
+
+std::string quoted_list(const std::vector<std::string>& names) {
+  std::ostringstream text;
+  for (size_t i = 0; i < names.size(); ++i) text << (i ? ", " : "") << "'" << names[i] << "'";
+  return text.str();
+}
+
+std::optional<size_t> find_entry(const ModelEntries& model, const std::string& name) {
+  for (size_t i = 0; i < model.size(); ++i) {
+    if (model[i].name == name) return i;
+  }
   return std::nullopt;
 }
 
-std::vector<MaskedLayer> all_masked_layers(torch::nn::Module& model) {
-  std::vector<MaskedLayer> layers;
-  for (const auto& item : model.named_modules("", /*include_self=*/true)) {
-    if (auto layer = as_masked(item.key(), *item.value())) layers.push_back(std::move(*layer));
+size_t find_named(const ModelEntries& model, LayerUse use, const std::string& caller, const std::string& name) {
+  if (auto found = find_entry(model, name)) return *found;
+  std::vector<std::string> known;
+  for (const auto& entry : model) {
+    if (accepts(use, entry)) known.push_back(entry.name);
   }
-  return layers;
+  const auto close = close_matches(name, known);
+  C10_THROW_ERROR(ValueError, c10::str(caller, ": no layer named '", name, "' in the model",
+                                       close.empty() ? "; the layers it accepts: [" + quoted_list(known) + "]"
+                                                     : "; did you mean " + quoted_list(close) + "?"));
+}
+
+// A chosen layer that must be replaced by its twin where it cannot be.
+void check_replaceable(const ModuleEntry& entry, LayerUse use, const std::string& caller) {
+  if (!replaces(use, entry) || entry.fixed_reason.empty()) return;
+  if (entry.name.empty()) {
+    C10_THROW_ERROR(TypeError, c10::str(caller, ": the model itself is a ", entry.type, ", which ",
+                                        entry.fixed_reason));
+  }
+  C10_THROW_ERROR(TypeError, c10::str(caller, ": layer '", entry.name, "' (", entry.type, ") ", entry.fixed_reason));
+}
+
+}  // namespace
+
+const std::vector<LayerKind>& layer_kinds() {
+  using S = LayerStage;
+  static const std::vector<LayerKind> kinds{
+      {"Linear", "Linear", S::dense, "MaskedLinear", "SharedLinear", kDefaultLinearBits},
+      {"Conv2d", "Conv2d", S::dense, "MaskedConv2d", "SharedConv2d", kDefaultConvBits},
+      {"MaskedLinear", "Linear", S::masked, "MaskedLinear", "SharedLinear", kDefaultLinearBits},
+      {"MaskedConv2d", "Conv2d", S::masked, "MaskedConv2d", "SharedConv2d", kDefaultConvBits},
+      {"SharedLinear", "Linear", S::shared, "", "SharedLinear", kDefaultLinearBits},
+      {"SharedConv2d", "Conv2d", S::shared, "", "SharedConv2d", kDefaultConvBits},
+  };
+  return kinds;
+}
+
+const LayerKind* find_layer_kind(std::string_view name) {
+  if (name.empty()) return nullptr;
+  for (const auto& kind : layer_kinds()) {
+    if (kind.name == name) return &kind;
+  }
+  return nullptr;
+}
+
+size_t check_layer(const ModelEntries& model, LayerUse use, const std::string& caller, const std::string& name) {
+  const size_t index = find_named(model, use, caller, name);
+  const auto& entry = model[index];
+  TORCH_CHECK_TYPE(accepts(use, entry), caller, ": layer '", name, "' is a ", entry.type, "; ", caller, " accepts ",
+                   info(use).kinds,
+                   entry.subclass_of.empty() ? "" : " of exactly those types (a subclass may compute something else)");
+  check_replaceable(entry, use, caller);
+  return index;
+}
+
+LayerChoice choose_layers(const ModelEntries& model, LayerUse use, const std::string& caller,
+                          const std::optional<std::vector<std::string>>& layers,
+                          const std::vector<std::string>& exclude,
+                          const std::optional<std::vector<std::string>>& only) {
+  std::vector<bool> excluded(model.size(), false);
+  for (const auto& name : exclude) excluded[find_named(model, use, caller, name)] = true;
+  std::optional<std::vector<bool>> allowed;
+  if (only) {
+    allowed.emplace(model.size(), false);
+    for (const auto& name : *only) (*allowed)[check_layer(model, use, caller, name)] = true;
+  }
+
+  LayerChoice choice;
+  std::vector<bool> taken(model.size(), false);
+  const auto take = [&](size_t index) {
+    if (taken[index] || excluded[index] || (allowed && !(*allowed)[index])) return;
+    taken[index] = true;
+    choice.chosen.push_back(index);
+  };
+  if (layers) {
+    for (const auto& name : *layers) take(check_layer(model, use, caller, name));
+  } else {
+    for (size_t i = 0; i < model.size(); ++i) {
+      if (accepts(use, model[i])) {
+        take(i);
+        if (taken[i]) check_replaceable(model[i], use, caller);
+      } else if ((model[i].has_weight_matrix || !model[i].kind.empty()) && !excluded[i]) {
+        choice.skipped.push_back({model[i].name, model[i].type, skip_reason(use, model[i])});
+      }
+    }
+  }
+  if (choice.chosen.empty()) {
+    std::ostringstream why;
+    why << caller << ": no layer to change";
+    if (!choice.skipped.empty()) why << "; skipped " << skipped_text(choice.skipped);
+    why << ". It changes " << info(use).kinds << "; check layers=, exclude= and the per-layer values";
+    C10_THROW_ERROR(ValueError, why.str());
+  }
+  return choice;
+}
+
+std::string skipped_text(const std::vector<SkippedLayer>& skipped) {
+  std::ostringstream text;
+  for (size_t i = 0; i < skipped.size(); ++i) {
+    text << (i ? "; " : "") << "'" << skipped[i].name << "' (" << skipped[i].type << "): " << skipped[i].reason;
+  }
+  return text.str();
 }
 
 }  // namespace deepcomp

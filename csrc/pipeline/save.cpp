@@ -86,10 +86,10 @@ std::vector<Group> find_groups(const NamedTensors& state) {
 }  // namespace
 
 FileReport save_state(const NamedTensors& state, const std::string& path, const SaveOptions& options) {
-  TORCH_CHECK_VALUE(!options.gap_bits || (*options.gap_bits >= 1 && *options.gap_bits <= 8),
-                    "save: gap_bits must be in 1..8, got ", *options.gap_bits);
-  TORCH_CHECK_VALUE(options.max_code_length >= 1 && options.max_code_length <= 15,
-                    "save: max_code_length must be in 1..15, got ", options.max_code_length);
+  TORCH_CHECK_VALUE(!options.gap_bits || (*options.gap_bits >= kMinGapBits && *options.gap_bits <= kMaxGapBits),
+                    "save: gap_bits must be in ", kMinGapBits, "..", kMaxGapBits, ", got ", *options.gap_bits);
+  TORCH_CHECK_VALUE(options.max_code_length >= 1 && options.max_code_length <= kMaxCodeLength,
+                    "save: max_code_length must be in 1..", kMaxCodeLength, ", got ", options.max_code_length);
   // Each tensor goes where its first state-dict entry was: a group where any member was.
   const auto groups = find_groups(state);
   std::vector<std::optional<size_t>> group_of(state.size());

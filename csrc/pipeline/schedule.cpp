@@ -17,37 +17,49 @@ double sensitivity_at(double final, double fraction) { return final * fraction; 
 
 }  // namespace
 
-PruningSchedule::PruningSchedule(torch::nn::Module& model, PruneOptions final, PruningScheduleOptions options)
-    : model_(model), final_(std::move(final)), options_(options) {
+PruningTimetable::PruningTimetable(PruneOptions final, PruningScheduleOptions options)
+    : final_(std::move(final)), options_(options) {
   TORCH_CHECK_VALUE(final_.sensitivity.has_value() != final_.sparsity.has_value(),
                     "PruningSchedule: set exactly one of sensitivity or sparsity");
-  TORCH_CHECK_VALUE(options_.steps >= 1, "PruningSchedule: steps must be >= 1, got ", options_.steps);
-  TORCH_CHECK_VALUE(options_.every >= 1, "PruningSchedule: every must be >= 1, got ", options_.every);
-  TORCH_CHECK_VALUE(options_.start >= 0, "PruningSchedule: start must be >= 0, got ", options_.start);
+  TORCH_CHECK_VALUE(options_.steps >= 1, "PruningSchedule: steps must be an int >= 1, got ", options_.steps);
+  TORCH_CHECK_VALUE(options_.every >= 1, "PruningSchedule: every must be an int >= 1, got ", options_.every);
+  TORCH_CHECK_VALUE(options_.start >= 0, "PruningSchedule: start must be an int >= 0, got ", options_.start);
 }
 
-PruneOptions PruningSchedule::round_options(int64_t round) const {
+PruneOptions PruningTimetable::round_options(int64_t round) const {
+  TORCH_CHECK_VALUE(round >= 1 && round <= options_.steps, "PruningSchedule: round must be in 1..", options_.steps,
+                    ", got ", round);
   const double fraction = static_cast<double>(round) / static_cast<double>(options_.steps);
   PruneOptions options;
   options.layers = final_.layers;
+  options.exclude = final_.exclude;
   if (final_.sparsity) options.sparsity = ramp(*final_.sparsity, sparsity_at, fraction);
   if (final_.sensitivity) options.sensitivity = ramp(*final_.sensitivity, sensitivity_at, fraction);
   return options;
 }
 
-std::optional<PruneReport> PruningSchedule::step() {
+std::optional<int64_t> PruningTimetable::next_epoch() {
   const int64_t epoch = epoch_++;
   const bool due = epoch >= options_.start && (epoch - options_.start) % options_.every == 0;
   if (done() || !due) return std::nullopt;
-  return prune(model_, round_options(++rounds_done_));
+  return ++rounds_done_;
 }
 
-void PruningSchedule::restore(int64_t epoch, int64_t rounds_done) {
+void PruningTimetable::restore(int64_t epoch, int64_t rounds_done) {
   TORCH_CHECK_VALUE(epoch >= 0 && rounds_done >= 0 && rounds_done <= options_.steps,
-                    "PruningSchedule::restore: need epoch >= 0 and 0 <= rounds_done <= steps, got ", epoch, ", ",
-                    rounds_done);
+                    "PruningSchedule: a saved state needs epoch >= 0 and 0 <= rounds_done <= steps (", options_.steps,
+                    "), got epoch ", epoch, ", rounds_done ", rounds_done);
   epoch_ = epoch;
   rounds_done_ = rounds_done;
+}
+
+PruningSchedule::PruningSchedule(torch::nn::Module& model, PruneOptions final, PruningScheduleOptions options)
+    : model_(model), timetable_(std::move(final), options) {}
+
+std::optional<PruneReport> PruningSchedule::step() {
+  const auto round = timetable_.next_epoch();
+  if (!round) return std::nullopt;
+  return prune(model_, timetable_.round_options(*round));
 }
 
 }  // namespace deepcomp

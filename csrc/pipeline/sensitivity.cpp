@@ -1,8 +1,6 @@
+#include <deepcomp/constants.h>
 #include <deepcomp/ops.h>
 #include <deepcomp/sensitivity.h>
-
-#include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/linear.h>
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +9,7 @@
 #include <set>
 #include <sstream>
 
-#include "pipeline/layers.h"
+#include "pipeline/cpp_model.h"
 #include "pipeline/table.h"
 
 namespace deepcomp {
@@ -20,111 +18,81 @@ namespace {
 constexpr const char* kPrune = "prune";
 constexpr const char* kQuantize = "quantize";
 
-// A masked layer's weight and mask, or a dense Linear / Conv2d's weight with an all-true mask: the
-// sweep only changes weights (and puts them back), so dense layers need no masked twin here.
-std::optional<MaskedLayer> as_measurable(const std::string& name, torch::nn::Module& module) {
-  if (auto layer = as_masked(name, module)) return layer;
-  torch::Tensor weight;
-  if (auto* linear = module.as<torch::nn::LinearImpl>()) {
-    weight = linear->weight;
-  } else if (auto* conv = module.as<torch::nn::Conv2dImpl>()) {
-    weight = conv->weight;
-  } else {
-    return std::nullopt;
-  }
-  return MaskedLayer{name, weight, torch::ones_like(weight, torch::kBool)};
+// A value as Python prints a float: "1.0", "0.25".
+std::string float_text(double value) {
+  std::ostringstream text;
+  text << value;
+  const auto shown = text.str();
+  return shown.find_first_of(".eni") == std::string::npos ? shown + ".0" : shown;
 }
 
-std::vector<MaskedLayer> select_layers(torch::nn::Module& model, const SensitivityOptions& options) {
-  const auto modules = model.named_modules("", /*include_self=*/true);
-  std::vector<MaskedLayer> selected;
-  if (!options.layers) {
-    for (const auto& item : modules) {
-      if (auto layer = as_measurable(item.key(), *item.value())) selected.push_back(std::move(*layer));
-    }
-    return selected;
-  }
-  for (const auto& name : *options.layers) {
-    const auto* found = modules.find(name);
-    if (found == nullptr) {
-      std::ostringstream known;
-      for (const auto& item : modules) {
-        if (as_measurable(item.key(), *item.value())) known << " '" << item.key() << "'";
-      }
-      C10_THROW_ERROR(ValueError, c10::str("deepcomp::sensitivity: no layer named '", name,
-                                           "' in the model; the layers it can measure are:", known.str()));
-    }
-    auto layer = as_measurable(name, **found);
-    TORCH_CHECK_VALUE(layer.has_value(), "deepcomp::sensitivity: layer '", name, "' is a ", (*found)->name(),
-                      "; it measures Linear and Conv2d layers (plain or masked)");
-    const bool seen = std::any_of(selected.begin(), selected.end(), [&](const auto& l) { return l.name == name; });
-    if (!seen) selected.push_back(std::move(*layer));
-  }
-  return selected;
-}
-
-void check_values(const SensitivityOptions& options) {
+void check_values(const SensitivityOptions& options, const std::string& caller) {
   if (options.sparsities) {
-    TORCH_CHECK_VALUE(!options.sparsities->empty(),
-                      "deepcomp::sensitivity: sparsities is empty; set it to std::nullopt to skip that sweep");
+    TORCH_CHECK_VALUE(!options.sparsities->empty(), caller,
+                      ": sparsities is empty; pass None (C++: std::nullopt) to skip that sweep");
     for (const double sparsity : *options.sparsities) {
-      TORCH_CHECK_VALUE(std::isfinite(sparsity) && sparsity >= 0 && sparsity < 1,
-                        "deepcomp::sensitivity: sparsities must be in [0, 1), got ", sparsity);
+      TORCH_CHECK_VALUE(std::isfinite(sparsity) && sparsity >= 0 && sparsity < 1, caller,
+                        ": sparsities must be in [0, 1), got ", float_text(sparsity));
     }
   }
   if (options.bits) {
-    TORCH_CHECK_VALUE(!options.bits->empty(),
-                      "deepcomp::sensitivity: bits is empty; set it to std::nullopt to skip that sweep");
+    TORCH_CHECK_VALUE(!options.bits->empty(), caller,
+                      ": bits is empty; pass None (C++: std::nullopt) to skip that sweep");
     for (const int64_t bits : *options.bits) {
-      TORCH_CHECK_VALUE(bits >= 1 && bits <= 8,
-                        "deepcomp::sensitivity: bits must be in 1..8 (a codebook of 2^bits centroids), got ", bits);
+      TORCH_CHECK_VALUE(bits >= kMinBits && bits <= kMaxBits, caller, ": bits must be in ", kMinBits, "..", kMaxBits,
+                        " (a codebook of 2^bits centroids), got ", bits);
     }
   }
-  TORCH_CHECK_VALUE(options.sparsities || options.bits,
-                    "deepcomp::sensitivity: nothing to measure; set SensitivityOptions::sparsities or bits");
+  TORCH_CHECK_VALUE(options.sparsities || options.bits, caller, ": nothing to measure; pass sparsities= or bits=");
 }
 
-// The layer's weight pruned to `value` sparsity, or quantized to `value` bits (a new tensor).
-torch::Tensor changed_weight(const MaskedLayer& layer, const std::string& kind, double value) {
-  torch::NoGradGuard no_grad;
-  try {
-    if (kind == kPrune) {
-      return ops::apply_mask(layer.weight, ops::magnitude_prune(layer.weight, layer.mask, std::nullopt, value));
-    }
-    const auto [codebook, indices] = ops::kmeans_quantize(layer.weight.detach(), layer.mask,
-                                                          static_cast<int64_t>(value));
-    return ops::codebook_decode(indices, layer.mask, codebook);
-  } catch (const c10::Error& error) {
-    C10_THROW_ERROR(ValueError, c10::str("deepcomp::sensitivity: layer '", layer.name, "': ",
-                                         error.what_without_backtrace()));
-  }
-}
-
-// Keeps a copy of a weight and writes it back, bit for bit, when it goes out of scope: also when
-// evaluate throws, so the user's model is never left changed.
+// Copies a layer's tensors and writes them back, bit for bit, when it goes out of scope: also when
+// evaluate throws, so the user's model is never left changed. Written back in place (the model's
+// description aliases the weights); set_data only where a shared layer's codebook changed size, which
+// keeps the tensor's identity (the module's member and its registered Parameter).
 class RestoreOnExit {
  public:
-  explicit RestoreOnExit(torch::Tensor weight) : weight_(std::move(weight)), saved_(weight_.detach().clone()) {}
+  explicit RestoreOnExit(std::vector<torch::Tensor> tensors) : tensors_(std::move(tensors)) {
+    for (const auto& tensor : tensors_) saved_.push_back(tensor.detach().clone());
+  }
   RestoreOnExit(const RestoreOnExit&) = delete;
   RestoreOnExit& operator=(const RestoreOnExit&) = delete;
   ~RestoreOnExit() {
     torch::NoGradGuard no_grad;
-    weight_.copy_(saved_);  // same shape, dtype and device: cannot fail short of a broken device
+    for (size_t i = 0; i < tensors_.size(); ++i) {
+      if (tensors_[i].sizes() == saved_[i].sizes()) {
+        tensors_[i].copy_(saved_[i]);
+      } else {
+        tensors_[i].set_data(saved_[i]);
+      }
+    }
   }
 
  private:
-  torch::Tensor weight_;
-  torch::Tensor saved_;
+  std::vector<torch::Tensor> tensors_;
+  std::vector<torch::Tensor> saved_;
 };
 
 double measure(torch::nn::Module& model, const std::function<double(torch::nn::Module&)>& evaluate,
-               const MaskedLayer& layer, const std::string& kind, double value) {
-  const auto changed = changed_weight(layer, kind, value);
-  RestoreOnExit restore(layer.weight);
-  {
-    torch::NoGradGuard no_grad;
-    layer.weight.copy_(changed);
+               torch::nn::Module& layer, const ModuleEntry& entry, const std::string& kind, double value) {
+  const auto change = sweep_change(entry, kind, value);
+  torch::NoGradGuard no_grad;
+  if (auto masked = masked_tensors(layer)) {
+    RestoreOnExit restore({masked->weight});
+    masked->weight.copy_(change.weight);
+    return evaluate(model);
   }
+  const auto parameters = layer.named_parameters(/*recurse=*/false);
+  if (const auto* weight = parameters.find("weight")) {  // a plain Linear / Conv2d
+    RestoreOnExit restore({*weight});
+    weight->copy_(change.weight);
+    return evaluate(model);
+  }
+  auto codebook = parameters["codebook"];  // a shared layer: its own codebook and indices
+  auto indices = layer.named_buffers(/*recurse=*/false)["indices"];
+  RestoreOnExit restore({codebook, indices});
+  codebook.set_data(change.shared.codebook.to(codebook.dtype()));
+  indices.copy_(change.shared.indices);
   return evaluate(model);
 }
 
@@ -143,32 +111,124 @@ void check_kind(const std::string& kind) {
                     "'; use \"prune\" or \"quantize\"");
 }
 
+// magnitude_prune(sparsity=f) prunes floor(f × numel) weights in all; the threshold on |w| of the
+// survivors that drops just the missing ones (halfway between the last dropped and the first kept),
+// in units of the survivors' std: the paper's sensitivity.
+double sensitivity_for_sparsity(const torch::Tensor& weight, const torch::Tensor& mask, double sparsity) {
+  torch::NoGradGuard no_grad;
+  const auto survivors = weight.masked_select(mask).to(torch::kDouble);
+  const int64_t n = weight.numel();
+  const int64_t extra = static_cast<int64_t>(std::floor(sparsity * static_cast<double>(n))) - (n - survivors.numel());
+  if (extra <= 0 || survivors.numel() < 2) return 0.0;
+  const double spread = survivors.std().item<double>();
+  if (!(spread > 0)) return 0.0;
+  const auto magnitudes = std::get<0>(survivors.abs().sort());
+  const double threshold = (magnitudes[extra - 1].item<double>() + magnitudes[extra].item<double>()) / 2;
+  return threshold / spread;
+}
+
 }  // namespace
+
+SensitivityPlan plan_sensitivity(const ModelEntries& model, const SensitivityOptions& options,
+                                 const std::string& caller) {
+  check_values(options, caller);
+  SensitivityPlan plan;
+  if (options.sparsities) {
+    auto choice = choose_layers(model, LayerUse::measure_pruning, caller, options.layers, options.exclude);
+    plan.sweeps.push_back({kPrune, *options.sparsities, std::move(choice.chosen)});
+    plan.skipped = std::move(choice.skipped);
+  }
+  if (options.bits) {
+    auto choice = choose_layers(model, LayerUse::measure_quantizing, caller, options.layers, options.exclude);
+    plan.sweeps.push_back({kQuantize, std::vector<double>(options.bits->begin(), options.bits->end()),
+                           std::move(choice.chosen)});
+    if (!options.sparsities) plan.skipped = std::move(choice.skipped);
+  }
+  return plan;
+}
+
+SweepChange sweep_change(const ModuleEntry& layer, const std::string& kind, double value, const std::string& caller) {
+  check_kind(kind);
+  torch::NoGradGuard no_grad;
+  try {
+    if (kind == kPrune) {
+      return {ops::apply_mask(layer.weight, ops::magnitude_prune(layer.weight, layer.mask, std::nullopt, value)), {}};
+    }
+    auto shared = nn::cluster_weight(layer.weight, layer.mask, static_cast<int64_t>(value));
+    return {ops::codebook_decode(shared.indices, shared.mask, shared.codebook), shared};
+  } catch (const c10::Error& error) {
+    C10_THROW_ERROR(ValueError, c10::str(caller, ": layer '", layer.name, "': ", error.what_without_backtrace()));
+  }
+}
 
 SensitivityReport sensitivity(torch::nn::Module& model, const std::function<double(torch::nn::Module&)>& evaluate,
                               const SensitivityOptions& options) {
   TORCH_CHECK_VALUE(static_cast<bool>(evaluate), "deepcomp::sensitivity: evaluate is an empty std::function");
-  check_values(options);
-  const auto layers = select_layers(model, options);
+  const auto described = describe_model(model);
+  const auto plan = plan_sensitivity(described.entries, options);
+  if (!plan.skipped.empty()) TORCH_WARN("deepcomp::sensitivity skipped ", skipped_text(plan.skipped));
 
   SensitivityReport report;
+  report.skipped = plan.skipped;
   report.baseline = evaluate(model);
-  if (options.sparsities) {
-    for (const auto& layer : layers) {
-      for (const double sparsity : *options.sparsities) {
-        report.points.push_back({layer.name, kPrune, sparsity, measure(model, evaluate, layer, kPrune, sparsity)});
-      }
-    }
-  }
-  if (options.bits) {
-    for (const auto& layer : layers) {
-      for (const int64_t bits : *options.bits) {
-        const auto value = static_cast<double>(bits);
-        report.points.push_back({layer.name, kQuantize, value, measure(model, evaluate, layer, kQuantize, value)});
+  for (const auto& sweep : plan.sweeps) {
+    for (const size_t index : sweep.layers) {
+      const auto& entry = described.entries[index];
+      for (const double value : sweep.values) {
+        report.points.push_back(
+            {entry.name, sweep.kind, value, measure(model, evaluate, *described.modules[index], entry, sweep.kind, value)});
       }
     }
   }
   return report;
+}
+
+std::vector<std::string> SensitivityReport::layers() const {
+  std::vector<std::string> names;
+  for (const auto& point : points) {
+    if (std::find(names.begin(), names.end(), point.layer) == names.end()) names.push_back(point.layer);
+  }
+  return names;
+}
+
+std::vector<std::string> SensitivityReport::kinds() const {
+  std::vector<std::string> present;
+  for (const auto* kind : {kPrune, kQuantize}) {
+    if (std::any_of(points.begin(), points.end(), [&](const auto& point) { return point.kind == kind; })) {
+      present.emplace_back(kind);
+    }
+  }
+  return present;
+}
+
+std::map<std::string, double> SensitivityReport::tolerated(double max_drop, const std::string& kind,
+                                                           bool higher_is_better) const {
+  TORCH_CHECK_VALUE(max_drop >= 0, "max_drop must be a number >= 0 (in the metric's units), got ", max_drop);
+  std::map<std::string, double> tolerated;
+  for (const auto& [layer, curve] : curves(kind)) {
+    double best = kind == kPrune ? 0.0 : static_cast<double>(kMaxBits);
+    for (const auto& [value, metric] : curve) {
+      const bool passes = higher_is_better ? metric >= baseline - max_drop : metric <= baseline + max_drop;
+      if (passes) best = kind == kPrune ? std::max(best, value) : std::min(best, value);
+    }
+    tolerated[layer] = best;
+  }
+  return tolerated;
+}
+
+std::map<std::string, double> SensitivityReport::sensitivities(const ModelEntries& model, double max_drop,
+                                                               bool higher_is_better) const {
+  std::map<std::string, double> values;
+  for (const auto& [name, sparsity] : tolerated(max_drop, kPrune, higher_is_better)) {
+    const auto& layer = model[check_layer(model, LayerUse::measure_pruning, "sensitivities", name)];
+    values[name] = sensitivity_for_sparsity(layer.weight, layer.mask, sparsity);
+  }
+  return values;
+}
+
+std::map<std::string, double> SensitivityReport::sensitivities(torch::nn::Module& model, double max_drop,
+                                                               bool higher_is_better) const {
+  return sensitivities(describe_model(model).entries, max_drop, higher_is_better);
 }
 
 std::map<std::string, std::vector<std::pair<double, double>>> SensitivityReport::curves(
@@ -223,6 +283,7 @@ std::ostream& operator<<(std::ostream& stream, const SensitivityReport& report) 
                                                                            "quantized alone to bits")
            << ":\n" << report.table(kind);
   }
+  if (report.interrupted) stream << "\n(interrupted: the sweep is incomplete)\n";
   return stream;
 }
 

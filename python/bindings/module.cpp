@@ -10,4 +10,5 @@ PYBIND11_MODULE(_C, m) {
   m.def("built_with_cuda", &deepcomp::ops::built_with_cuda, "True when libdeepcomp has its CUDA kernels");
   deepcomp::bindings::bind_codec(m);
   deepcomp::bindings::bind_io(m);
+  deepcomp::bindings::bind_pipeline(m);
 }

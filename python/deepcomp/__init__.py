@@ -35,6 +35,7 @@ from .sensitivity import SensitivityPoint, SensitivityReport, sensitivity
 
 __version__ = "0.1.0"
 built_with_cuda = _C.built_with_cuda
+constants = _C.constants  # bit ranges, the paper's defaults, init and method names, gap limits
 
 __all__ = [
     "FileReport",
@@ -48,6 +49,7 @@ __all__ = [
     "SensitivityReport",
     "TensorFileStats",
     "built_with_cuda",
+    "constants",
     "distributed",
     "enforce_masks",
     "inspect",

@@ -1,63 +1,67 @@
-"""The layers each stage accepts, finding them by qualified name, and replacing them in place:
-shared by the stages and the sensitivity analysis."""
-import difflib
-from typing import Callable, Iterable, List, Optional
+"""Python's front end of the pipeline: a model described for the C++ decisions (deepcomp._C), the
+layer table's Python classes, and the swapping of layers in place. Every decision — which layers,
+which values, every check and message — is made in C++ (csrc/include/deepcomp/layers.h)."""
+import warnings
+from typing import Callable, Iterable, List, Optional, Union
 
 import torch
 
-from .nn import MaskedConv2d, MaskedLayer, MaskedLinear, SharedConv2d, SharedLinear
+from . import _C, ops
+from .nn import MaskedConv2d, MaskedLinear, SharedConv2d, SharedLinear
+from .nn.masked_layer import MaskedLayer
+from .nn.shared_layer import SharedLayer
 
-Accepts = Callable[[torch.nn.Module], bool]
+# The layer table's kinds (C++: layer_kinds()) as Python classes; exact types only, since a subclass
+# of nn.Linear may compute something else.
+_CLASSES = {"Linear": torch.nn.Linear, "Conv2d": torch.nn.Conv2d, "MaskedLinear": MaskedLinear,
+            "MaskedConv2d": MaskedConv2d, "SharedLinear": SharedLinear, "SharedConv2d": SharedConv2d}
+KINDS = {row["name"]: row for row in _C.layer_kinds()}
+KIND_OF = {_CLASSES[name]: name for name in KINDS}
+# The dense layer each kind stands for (deepcomp.match_layers turns one kind into another).
+DENSE_OF = {cls: _CLASSES[KINDS[name]["dense"]] for cls, name in KIND_OF.items()}
+SHARED_TWIN = {cls: _CLASSES[KINDS[name]["shared"]] for cls, name in KIND_OF.items()}
+MASKED_TWIN = {cls: _CLASSES[KINDS[name]["masked"]] for cls, name in KIND_OF.items() if KINDS[name]["masked"]}
 
-# Exact types (a subclass of nn.Linear may compute something else) and the layer each becomes.
-MASKED_TWIN = {torch.nn.Linear: MaskedLinear, torch.nn.Conv2d: MaskedConv2d}
-SHARED_TWIN = {torch.nn.Linear: SharedLinear, torch.nn.Conv2d: SharedConv2d, MaskedLinear: SharedLinear,
-               MaskedConv2d: SharedConv2d, SharedLinear: SharedLinear, SharedConv2d: SharedConv2d}
-# The dense layer each of those stands for (deepcomp.match_layers turns one kind into another).
-DENSE_OF = {torch.nn.Linear: torch.nn.Linear, MaskedLinear: torch.nn.Linear, SharedLinear: torch.nn.Linear,
-            torch.nn.Conv2d: torch.nn.Conv2d, MaskedConv2d: torch.nn.Conv2d, SharedConv2d: torch.nn.Conv2d}
+Exclude = Union[None, str, Iterable[str], Callable[[str, torch.nn.Module], bool]]
 
-
-def prunable(module: torch.nn.Module) -> bool:
-    """A layer pruning changes: a masked one, or exactly an nn.Linear / nn.Conv2d."""
-    return isinstance(module, MaskedLayer) or type(module) in MASKED_TWIN
-
-
-def quantizable(module: torch.nn.Module) -> bool:
-    """A layer quantization changes: exactly an nn.Linear / nn.Conv2d, or a masked or shared twin."""
-    return type(module) in SHARED_TWIN
+_ROOT_REASON = ("cannot be replaced in place; wrap it (nn.Sequential(layer)) or convert it with from_dense()")
 
 
-def check_layer(model: torch.nn.Module, modules: dict, name: str, *, caller: str, accepts: Accepts, kinds: str,
-                in_place: Accepts = lambda module: False) -> None:
-    """Raises unless modules[name] is a layer `caller` accepts; `kinds` names those layers in the message.
-    in_place: whether `caller` changes the layer itself (else it replaces it in its parent, which the
-    model itself does not have)."""
-    if not isinstance(name, str):
-        raise TypeError(f"{caller}: layer names are strings, got {name!r}")
-    if name not in modules:
-        known = [n for n, m in modules.items() if accepts(m)]
-        close = difflib.get_close_matches(name, known, n=3)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else f"; its layers {caller} accepts: {known}"
-        raise ValueError(f"{caller}: no layer named {name!r} in the model{hint}")
-    module = modules[name]
-    if not accepts(module):
-        raise TypeError(f"{caller}: layer {name!r} is a {type(module).__name__}; {caller} accepts {kinds}")
-    if module is model and not in_place(module):
-        raise TypeError(f"{caller}: the model itself is a {type(module).__name__}, which cannot be replaced in "
-                        "place; wrap it (nn.Sequential(layer)) or convert it with from_dense()")
+def describe(model: torch.nn.Module) -> List[_C.ModuleEntry]:
+    """model's modules (named_modules() order, the model first) as the C++ pipeline sees them."""
+    entries = []
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            kind = KIND_OF.get(type(module), "")
+            subclass_of = "" if kind else next((KIND_OF[cls] for cls in type(module).__mro__[1:] if cls in KIND_OF), "")
+            weight = mask = None
+            if kind:
+                weight = module.weight.detach()
+                mask = module.mask if isinstance(module, (MaskedLayer, SharedLayer)) else None
+            entries.append(_C.ModuleEntry(
+                name, type(module).__name__, kind, subclass_of,
+                has_weight_matrix=any(p.dim() >= 2 for p in module.parameters(recurse=False)),
+                fixed_reason=_ROOT_REASON if module is model else "", weight=weight,
+                mask=torch.ones_like(weight, dtype=torch.bool) if kind and mask is None else mask))
+    return entries
 
 
-def select_layers(model: torch.nn.Module, modules: dict, layers: Optional[Iterable[str]], **check) -> List[str]:
-    """The qualified names in `layers` (one name or several), or of every accepted layer; each checked
-    with check_layer(**check)."""
-    if isinstance(layers, str):
-        layers = [layers]
-    selected = ([name for name, module in modules.items() if check["accepts"](module)] if layers is None
-                else list(dict.fromkeys(layers)))
-    for name in selected:
-        check_layer(model, modules, name, **check)
-    return selected
+def exclude_names(model: torch.nn.Module, exclude: Exclude) -> Optional[List[str]]:
+    """exclude= as names: names as they are; a predicate (name, module) -> bool applied to every module."""
+    if callable(exclude) and not isinstance(exclude, str):
+        return [name for name, module in model.named_modules() if exclude(name, module)]
+    return exclude
+
+
+def warn_skipped(caller: str, skipped, stacklevel: int = 3) -> None:
+    """One warning naming each weighted layer a call left alone and why (exclude= silences it)."""
+    if skipped:
+        warnings.warn(f"{caller} skipped {_C.skipped_text(skipped)}", UserWarning, stacklevel=stacklevel)
+
+
+def modules_of(model: torch.nn.Module) -> List[torch.nn.Module]:
+    """The modules in the order describe() lists them."""
+    return [module for _, module in model.named_modules()]
 
 
 def swap_children(model: torch.nn.Module, replacements: dict) -> None:
@@ -68,3 +72,13 @@ def swap_children(model: torch.nn.Module, replacements: dict) -> None:
         for key, child in list(module._modules.items()):
             if child is not None and id(child) in replacements:
                 module._modules[key] = replacements[id(child)]
+
+
+def layer_weight_and_mask(module: torch.nn.Module):
+    """A plain or masked layer's weight Parameter and its mask (all true for a plain layer)."""
+    mask = module.mask if isinstance(module, MaskedLayer) else torch.ones_like(module.weight, dtype=torch.bool)
+    return module.weight, mask
+
+
+__all__ = ["DENSE_OF", "KINDS", "MASKED_TWIN", "SHARED_TWIN", "describe", "exclude_names", "modules_of",
+           "swap_children", "warn_skipped", "ops"]

@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 
 from . import ops
+from ._C import constants
 from ._files import write_atomically
 from .nn import MaskedLayer, SharedLayer
 from .nn.shared_layer import INITS, check_bits
@@ -214,7 +215,8 @@ def _weights_of(source, mask, codebook):
                          f"got {got}")
     if codebook is not None and (not isinstance(codebook, torch.Tensor) or not codebook.is_floating_point()):
         raise TypeError(f"plot_weights: codebook must be a floating-point Tensor, got {type(codebook).__name__}")
-    bits = source.bits if isinstance(source, SharedLayer) else (8 if weight.dim() > 2 else 5)
+    bits = (source.bits if isinstance(source, SharedLayer) else
+            constants.DEFAULT_CONV_BITS if weight.dim() > 2 else constants.DEFAULT_LINEAR_BITS)
     return weight.detach().double().cpu(), mask.detach().cpu(), codebook, bits, what
 
 

@@ -1,4 +1,4 @@
-"""Plain-text tables for deepcomp's reports (the paper's per-layer tables), and their shared row lookup."""
+"""Plain-text tables for the command line and the benchmarks (the reports' own tables are C++'s)."""
 from typing import Sequence
 
 
@@ -19,21 +19,3 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[object]], footer
     if footer:
         lines += [rule, line(cells[-1])]
     return "\n".join(lines)
-
-
-class LayerRows:
-    """What the per-layer reports share: their rows (`layers`, each with a `name`), by name or in order."""
-
-    layers: list
-
-    def __getitem__(self, name: str):
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise KeyError(f"no layer {name!r} in this report")
-
-    def __len__(self) -> int:
-        return len(self.layers)
-
-    def __iter__(self):
-        return iter(self.layers)

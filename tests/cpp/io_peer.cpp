@@ -3,8 +3,11 @@
 //                                 deepcomp::save, prints its state as JSON
 //   deepcomp_io_peer read PATH    loads PATH into the agreed model with deepcomp::load, prints
 //                                 its state as JSON
+//   deepcomp_io_peer report PATH  loads PATH (a dense state) into the agreed plain model, prunes
+//                                 (sparsity 0.6) and quantizes it (4 bits for fc2), prints both tables
 // The agreed model (a Sequential, as in the Python test): 0 SharedLinear(16, 12, 4 bits, ~30%
-// kept), 1 ReLU, 2 MaskedLinear(12, 8, ~40% kept), 3 Linear(8, 4).
+// kept), 1 ReLU, 2 MaskedLinear(12, 8, ~40% kept), 3 Linear(8, 4). The agreed plain model: conv
+// Conv2d(3, 4, 3), fc1 Linear(36, 10), fc2 Linear(10, 5), registered in that order.
 #include <deepcomp/deepcomp.h>
 
 #include <torch/nn/modules/activation.h>
@@ -45,14 +48,31 @@ void print_state(const torch::nn::Module& model) {
   std::cout << "\n}\n";
 }
 
+struct PlainImpl : torch::nn::Module {
+  PlainImpl() {
+    register_module("conv", torch::nn::Conv2d(3, 4, 3));
+    register_module("fc1", torch::nn::Linear(36, 10));
+    register_module("fc2", torch::nn::Linear(10, 5));
+  }
+};
+
+int report(const std::string& path) {
+  auto model = std::make_shared<PlainImpl>();
+  deepcomp::load(path, *model);
+  std::cout << deepcomp::prune(*model, {.sparsity = 0.6}) << "\n";
+  std::cout << deepcomp::quantize(*model, {.bits = std::map<std::string, int64_t>{{"fc2", 4}}});
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string command = argc == 3 ? argv[1] : "";
-  if (command != "write" && command != "read") {
-    std::cerr << "usage: deepcomp_io_peer write|read PATH\n";
+  if (command != "write" && command != "read" && command != "report") {
+    std::cerr << "usage: deepcomp_io_peer write|read|report PATH\n";
     return 2;
   }
+  if (command == "report") return report(argv[2]);
   torch::manual_seed(7);
   auto model = agreed_model();
   if (command == "write") {

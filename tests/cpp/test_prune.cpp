@@ -27,8 +27,10 @@ TEST_CASE("prune by sparsity drops exactly that fraction of each masked layer", 
   torch::manual_seed(7);
   Net net;
   const auto original = net->fc->weight.detach().clone();
-  const auto report = deepcomp::prune(*net, {.sparsity = 0.75});
+  const auto report = deepcomp::prune(*net, {.sparsity = 0.75, .exclude = {"head"}});
   REQUIRE(report.layers.size() == 2);
+  CHECK(report.criterion == "sparsity");
+  CHECK(report.layers[1].kind == "Linear");
   CHECK(report.layers[0].name == "conv");
   CHECK(report.layers[0].kept == 216 - 162);  // floor(0.75 × 216) pruned
   CHECK(report.layers[1].kept == 400 - 300);
@@ -85,10 +87,10 @@ TEST_CASE("prune errors name the layer and the value, and change nothing", "[pru
   CHECK_THROWS_WITH(deepcomp::prune(*net, {.sensitivity = -0.5}), Catch::Contains(">= 0, got -0.5"));
   CHECK_THROWS_WITH(deepcomp::prune(*net, {.sparsity = 0.5, .layers = std::vector<std::string>{"nope"}}),
                     Catch::Contains("no layer named 'nope'"));
-  CHECK_THROWS_WITH(deepcomp::prune(*net, {.sparsity = 0.5, .layers = std::vector<std::string>{"head"}}),
-                    Catch::Contains("declare it as deepcomp::nn::MaskedLinear"));
+  CHECK_THROWS_AS(deepcomp::prune(*net, {.sparsity = 0.5, .layers = std::vector<std::string>{"norm"}}),
+                  c10::TypeError);
   CHECK_THROWS_WITH(deepcomp::prune(*net, {.sparsity = 0.5, .layers = std::vector<std::string>{"norm"}}),
-                    Catch::Contains("cannot prune"));
+                    Catch::Contains("layer 'norm' is a torch::nn::BatchNorm1d"));
   {
     torch::NoGradGuard no_grad;
     net->fc->weight[0][0] = NAN;
@@ -96,4 +98,47 @@ TEST_CASE("prune errors name the layer and the value, and change nothing", "[pru
   CHECK_THROWS_WITH(deepcomp::prune(*net, {.sparsity = 0.5}), Catch::Contains("layer 'fc'") && Catch::Contains("NaN"));
   CHECK(net->conv->mask.all().item<bool>());  // checked all layers before changing any
   CHECK(torch::equal(net->fc->mask, fc_mask));
+}
+
+TEST_CASE("prune replaces a plain Linear by its masked twin, sharing its Parameters", "[prune]") {
+  torch::manual_seed(9);
+  Net net;
+  const auto head_weight = net->head->weight;
+  const auto report = deepcomp::prune(*net, {.sparsity = 0.5, .layers = std::vector<std::string>{"head"}});
+  REQUIRE(report.layers.size() == 1);
+  auto* head = net->named_children()["head"]->as<deepcomp::nn::MaskedLinearImpl>();
+  REQUIRE(head != nullptr);
+  CHECK(head->weight.is_same(head_weight));  // optimizers built before pruning keep working
+  CHECK(head->mask.sum().item<int64_t>() == 10);
+  CHECK(pruned_nonzeros(head->weight, head->mask) == 0);
+}
+
+TEST_CASE("prune refuses a plain layer inside a Sequential and says what to do", "[prune][errors]") {
+  torch::nn::Sequential plain(torch::nn::Linear(4, 4), torch::nn::ReLU(), torch::nn::Linear(4, 2));
+  CHECK_THROWS_AS(deepcomp::prune(*plain, {.sparsity = 0.5}), c10::TypeError);
+  CHECK_THROWS_WITH(deepcomp::prune(*plain, {.sparsity = 0.5}),
+                    Catch::Contains("torch::nn::Sequential") && Catch::Contains("forward_child"));
+  CHECK((*plain)[0]->as<torch::nn::LinearImpl>() != nullptr);
+  // Masked layers in a Sequential are pruned in place, and the Sequential runs them.
+  torch::nn::Sequential masked(deepcomp::nn::MaskedLinear(4, 4), torch::nn::ReLU(), deepcomp::nn::MaskedLinear(4, 2));
+  const auto report = deepcomp::prune(*masked, {.sparsity = 0.5});
+  CHECK(report.total_kept() == 12);
+  CHECK((*masked)[0]->as<deepcomp::nn::MaskedLinearImpl>()->mask.sum().item<int64_t>() == 8);
+}
+
+TEST_CASE("prune skips weighted layers it cannot change, and refuses to change nothing", "[prune]") {
+  struct Model : torch::nn::Module {
+    Model() {
+      register_module("embedding", torch::nn::Embedding(10, 4));
+      register_module("fc", torch::nn::Linear(4, 2));
+    }
+  };
+  auto model = std::make_shared<Model>();
+  const auto report = deepcomp::prune(*model, {.sparsity = 0.5});
+  REQUIRE(report.layers.size() == 1);
+  REQUIRE(report.skipped.size() == 1);
+  CHECK(report.skipped[0].name == "embedding");
+  CHECK(report.skipped[0].reason.find("does not handle") != std::string::npos);
+  CHECK_THROWS_WITH(deepcomp::prune(*model, {.sparsity = 0.5, .exclude = {"fc"}}),
+                    Catch::Contains("no layer to change") && Catch::Contains("'embedding'"));
 }

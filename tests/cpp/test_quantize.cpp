@@ -55,3 +55,14 @@ TEST_CASE("quantize checks everything before changing anything", "[pipeline][qua
   CHECK(net->child("conv")->as<deepcomp::nn::MaskedConv2dImpl>() != nullptr);
   CHECK(net->child("fc2")->as<torch::nn::LinearImpl>() != nullptr);
 }
+
+TEST_CASE("quantize refuses layers a Sequential would keep running, before changing any", "[pipeline][quantize][errors]") {
+  // A Sequential calls its own list of modules, so a replaced layer would never run: the old layer would
+  // go on computing, its codebook would get no gradient, and a saved .dcz would differ from the live model.
+  torch::nn::Sequential model(deepcomp::nn::MaskedLinear(4, 4), torch::nn::ReLU(), deepcomp::nn::MaskedLinear(4, 2));
+  CHECK_THROWS_AS(deepcomp::quantize(*model), c10::TypeError);
+  CHECK_THROWS_WITH(deepcomp::quantize(*model),
+                    Catch::Contains("layer '0'") && Catch::Contains("torch::nn::Sequential") &&
+                        Catch::Contains("forward_child"));
+  CHECK((*model)[0]->as<deepcomp::nn::MaskedLinearImpl>() != nullptr);
+}

@@ -49,5 +49,5 @@ TEST_CASE("PruningSchedule rejects bad schedules", "[schedule][errors]") {
   Mlp model;
   CHECK_THROWS_WITH(deepcomp::PruningSchedule(*model, {}), Catch::Contains("exactly one"));
   CHECK_THROWS_WITH(deepcomp::PruningSchedule(*model, {.sparsity = 0.5}, {.steps = 0}),
-                    Catch::Contains("steps must be >= 1"));
+                    Catch::Contains("steps must be an int >= 1"));
 }

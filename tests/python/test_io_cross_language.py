@@ -56,3 +56,28 @@ def test_a_file_written_by_python_loads_in_cpp(tmp_path):
     assert read.keys() == state.keys()
     for name, values in state.items():
         assert torch.equal(read[name], values), name
+
+
+class _Plain(nn.Module):
+    """The agreed plain model of io_peer.cpp's `report`."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.fc1 = nn.Linear(36, 10)
+        self.fc2 = nn.Linear(10, 5)
+
+
+def test_both_languages_report_the_same_decisions(tmp_path):
+    # The same weights through deepcomp.prune / quantize and deepcomp::prune / quantize: one pipeline,
+    # so the same tables, row for row.
+    torch.manual_seed(3)
+    model = _Plain()
+    path = tmp_path / "plain.dcz"
+    deepcomp.save(model, path)
+    if not PEER.exists():
+        pytest.fail(f"{PEER} is missing: build it with `cmake --build build/cmake --target deepcomp_io_peer`")
+    cpp = subprocess.run([str(PEER), "report", str(path)], capture_output=True, text=True, check=True).stdout
+    python = f"{deepcomp.prune(model, sparsity=0.6)}\n\n{deepcomp.quantize(model, bits={'fc2': 4})}"
+    assert cpp.split() == python.split()
+    assert "Conv2d" in cpp and "fc2" in cpp

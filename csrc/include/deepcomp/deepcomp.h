@@ -1,7 +1,9 @@
 // deepcomp: Deep Compression (Han, Mao, Dally, ICLR 2016) for LibTorch. One include for everything.
 #pragma once
 
+#include <deepcomp/constants.h>
 #include <deepcomp/io.h>
+#include <deepcomp/layers.h>
 #include <deepcomp/nn/compressed_linear.h>
 #include <deepcomp/nn/forward_child.h>
 #include <deepcomp/nn/masked_conv2d.h>

@@ -14,6 +14,7 @@
 // exactly (indices of pruned weights are 0), so fine-tuning can go on.
 #pragma once
 
+#include <deepcomp/constants.h>
 #include <deepcomp/format_error.h>
 
 #include <torch/nn/module.h>
@@ -35,7 +36,7 @@ struct SaveOptions {
   // and 5 for linear ones, the paper's widths.
   std::optional<int64_t> gap_bits;
   // The longest Huffman code, 1..15 bits (decoding tables have 2^max_code_length entries).
-  int64_t max_code_length = 12;
+  int64_t max_code_length = kDefaultMaxCodeLength;
 };
 
 // One tensor of a .dcz file: a row of the paper's Tables 2-5.

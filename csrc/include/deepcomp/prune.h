@@ -1,10 +1,15 @@
-// Stage 1 of Deep Compression in C++: magnitude pruning of a LibTorch model's masked layers.
+// Stage 1 of Deep Compression: magnitude pruning. plan_prune makes every decision on a model's
+// description (deepcomp/layers.h) for both front ends; prune() is the C++ front end.
 //
-// C++ modules hold their children by type, so deepcomp cannot swap a torch::nn::Linear for a
-// MaskedLinear behind the user's back (Python's deepcomp.prune does). Declare the layers to prune
-// as deepcomp::nn::MaskedLinear / MaskedConv2d (same options as Linear / Conv2d; or construct one
-// from a dense layer); prune() then sets their masks and zeroes the pruned weights.
+// prune() replaces a plain torch::nn::Linear / Conv2d by its masked twin in the parent module
+// (replace_module), as quantize() does. C++ modules hold their children by type, so a model that
+// calls its layers through typed members re-binds them afterwards, or calls its registered children
+// through deepcomp::nn::forward_child; layers declared as deepcomp::nn::MaskedLinear / MaskedConv2d
+// are pruned in place. A layer held by torch::nn::Sequential (or ModuleList / ModuleDict) can only
+// be pruned in place: a plain one there is refused with an error that says what to do.
 #pragma once
+
+#include <deepcomp/layers.h>
 
 #include <torch/nn/module.h>
 
@@ -27,12 +32,15 @@ struct PruneOptions {
   std::optional<LayerValues> sensitivity;
   // ... or drop the smallest |w| until this fraction of the layer's weights is pruned, in [0, 1).
   std::optional<LayerValues> sparsity;
-  // Restrict pruning to these qualified names; default: every masked layer.
+  // Restrict pruning to these qualified names; default: every Linear and Conv2d, plain or masked.
   std::optional<std::vector<std::string>> layers;
+  // Leave these qualified names alone.
+  std::vector<std::string> exclude;
 };
 
 struct LayerPruneStats {
   std::string name;
+  std::string kind;  // "Linear" or "Conv2d"
   std::vector<int64_t> shape;
   int64_t weights = 0;
   int64_t kept = 0;
@@ -40,17 +48,31 @@ struct LayerPruneStats {
 };
 
 struct PruneReport {
+  std::string criterion;  // "sensitivity" or "sparsity"
   std::vector<LayerPruneStats> layers;
+  std::vector<SkippedLayer> skipped;  // weighted layers left alone without being asked to, and why
   int64_t total_weights() const;
   int64_t total_kept() const;
-  // A fixed-width table: layer, shape, weights, kept, kept %, and a total row.
+  double kept_fraction() const;
+  // A fixed-width table: layer, type, shape, weights, kept, kept %, and a total row.
   std::string table() const;
 };
 std::ostream& operator<<(std::ostream& stream, const PruneReport& report);
 
-// Prunes the selected masked layers of `model` (masks only shrink; pruned weights become exactly 0)
-// and reports every selected layer. All checks run before any layer changes, so on an error
-// (c10::ValueError naming the layer and the value) the model is as it was.
+// What prune decides: the report and, for each of its rows, the layer (an index into the entries)
+// and its new mask. Every check runs here; nothing is changed.
+struct PrunePlan {
+  PruneReport report;
+  std::vector<size_t> layers;
+  std::vector<torch::Tensor> masks;
+};
+PrunePlan plan_prune(const ModelEntries& model, const PruneOptions& options,
+                     const std::string& caller = "deepcomp::prune");
+
+// Prunes the selected layers of `model` (masks only shrink; pruned weights become exactly 0),
+// replacing plain ones by their masked twins, and reports every selected layer. Warns (TORCH_WARN)
+// about the weighted layers it skipped. All checks run before any layer changes, so on an error
+// (c10::ValueError / c10::TypeError naming the layer and the value) the model is as it was.
 PruneReport prune(torch::nn::Module& model, const PruneOptions& options);
 
 // Zeroes the pruned weights of every masked layer again, e.g. after an optimizer step whose

@@ -1,4 +1,6 @@
-// Stage 2 of Deep Compression in C++: trained quantization (weight sharing) of a LibTorch model.
+// Stage 2 of Deep Compression: trained quantization (weight sharing). plan_quantize makes every
+// decision on a model's description (deepcomp/layers.h) for both front ends; quantize() is the C++
+// front end.
 //
 // quantize() clusters each selected layer's kept weights with 1-D k-means and puts a SharedLinear /
 // SharedConv2d in its place in the parent module (torch::nn::Module::replace_module). C++ modules
@@ -6,9 +8,12 @@
 // them afterwards, as replace_module asks; a forward that calls its registered children needs
 // nothing more: deepcomp::nn::forward_child(*this, "fc1", x) (deepcomp/nn/forward_child.h) calls
 // whatever layer is registered as "fc1" now (plain, masked or shared). Build the fine-tuning
-// optimizer afterwards: the codebooks are new Parameters.
+// optimizer afterwards: the codebooks are new Parameters. A layer held by torch::nn::Sequential
+// (or ModuleList / ModuleDict) cannot be replaced there, and is refused with an error that says what to do.
 #pragma once
 
+#include <deepcomp/constants.h>
+#include <deepcomp/layers.h>
 #include <deepcomp/nn/shared_layer.h>
 
 #include <torch/nn/module.h>
@@ -26,13 +31,15 @@ namespace deepcomp {
 using LayerBits = std::variant<int64_t, std::map<std::string, int64_t>>;
 
 struct QuantizeOptions {
-  // 1..8; default 8 for conv layers and 5 for linear ones (the paper's widths).
+  // kMinBits..kMaxBits; default kDefaultConvBits for conv layers and kDefaultLinearBits for linear ones.
   std::optional<LayerBits> bits;
   std::string init = "linear";  // "linear" | "density" | "random"
   std::string method = "lloyd";  // "lloyd" | "exact"
   int64_t seed = 0;             // for init = "random"
   // Restrict to these qualified names; default: every Linear, Conv2d, and masked or shared twin.
   std::optional<std::vector<std::string>> layers;
+  // Leave these qualified names alone.
+  std::vector<std::string> exclude;
 };
 
 struct LayerQuantizeStats {
@@ -49,15 +56,28 @@ struct LayerQuantizeStats {
 };
 
 struct QuantizeReport {
+  std::string init;
+  std::string method;
   std::vector<LayerQuantizeStats> layers;
+  std::vector<SkippedLayer> skipped;  // weighted layers left alone without being asked to, and why
   // A fixed-width table: layer, type, shape, bits, k, used, kept, squared error, entropy.
   std::string table() const;
 };
 std::ostream& operator<<(std::ostream& stream, const QuantizeReport& report);
 
-// Quantizes the selected layers of `model` (see above) and reports each. Every check and every
-// clustering runs before any layer is replaced, so on an error (c10::ValueError naming the layer)
-// the model is as it was.
+// What quantize decides: the report and, for each of its rows, the layer (an index into the
+// entries) and its clustered weight. Every check and every clustering runs here; nothing is changed.
+struct QuantizePlan {
+  QuantizeReport report;
+  std::vector<size_t> layers;
+  std::vector<nn::SharedWeight> weights;
+};
+QuantizePlan plan_quantize(const ModelEntries& model, const QuantizeOptions& options,
+                           const std::string& caller = "deepcomp::quantize");
+
+// Quantizes the selected layers of `model` (see above) and reports each; warns (TORCH_WARN) about
+// the weighted layers it skipped. Every check and every clustering runs before any layer is
+// replaced, so on an error (c10::ValueError / TypeError naming the layer) the model is as it was.
 QuantizeReport quantize(torch::nn::Module& model, const QuantizeOptions& options = {});
 
 }  // namespace deepcomp

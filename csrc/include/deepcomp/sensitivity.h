@@ -8,6 +8,9 @@
 // itself (no training inside it).
 #pragma once
 
+#include <deepcomp/layers.h>
+#include <deepcomp/nn/shared_layer.h>
+
 #include <torch/nn/module.h>
 
 #include <cstdint>
@@ -28,8 +31,11 @@ struct SensitivityOptions {
   // centroids, linear init, Lloyd: what deepcomp::quantize builds); nullopt (default) skips the sweep.
   std::optional<std::vector<int64_t>> bits;
   // Qualified names of the layers to measure; default every torch::nn::Linear, torch::nn::Conv2d,
-  // deepcomp::nn::MaskedLinear and MaskedConv2d (named_modules() order).
+  // deepcomp::nn::MaskedLinear and MaskedConv2d (named_modules() order), and in the bits sweep also
+  // every SharedLinear and SharedConv2d.
   std::optional<std::vector<std::string>> layers;
+  // Leave these qualified names alone.
+  std::vector<std::string> exclude;
 };
 
 // One measurement: `metric` with only `layer` pruned to sparsity `value` (kind "prune") or quantized
@@ -44,13 +50,59 @@ struct SensitivityPoint {
 struct SensitivityReport {
   double baseline = 0;  // evaluate(model) with nothing changed
   std::vector<SensitivityPoint> points;  // the pruning sweep (layer by layer), then the bits sweep
+  bool interrupted = false;  // the sweep was stopped before it finished (Python: Ctrl-C)
+  std::vector<SkippedLayer> skipped;  // weighted layers left alone without being asked to, and why
+
+  // The measured layers' names, in measured order.
+  std::vector<std::string> layers() const;
+  // The sweeps present, "prune" before "quantize".
+  std::vector<std::string> kinds() const;
   // layer -> [(value, metric), ...] of one kind ("prune" or "quantize"), in measured order.
   std::map<std::string, std::vector<std::pair<double, double>>> curves(const std::string& kind = "prune") const;
   // Rows: the layers of that kind (measured order); columns: the values measured; cells: the metric.
   std::string table(const std::string& kind = "prune") const;
+  // Per layer, the largest sparsity (kind "prune") or the smallest bits (kind "quantize") measured
+  // whose metric stays within max_drop (>= 0, in the metric's units) of the baseline: at least
+  // baseline - max_drop, or at most baseline + max_drop when !higher_is_better. A NaN metric never
+  // passes. A layer with no such point gets sparsity 0 / kMaxBits.
+  std::map<std::string, double> tolerated(double max_drop, const std::string& kind = "prune",
+                                          bool higher_is_better = true) const;
+  // Per layer of the pruning sweep, the PruneOptions::sensitivity that prunes it to its tolerated
+  // sparsity given the model's current weights and masks (exact up to ties in |w|; 0 for a layer that
+  // should lose nothing more, or whose survivors have no spread). Throws c10::ValueError /
+  // TypeError for a layer the model does not have or cannot prune.
+  std::map<std::string, double> sensitivities(const ModelEntries& model, double max_drop,
+                                              bool higher_is_better = true) const;
+  std::map<std::string, double> sensitivities(torch::nn::Module& model, double max_drop,
+                                              bool higher_is_better = true) const;
 };
-// The baseline and the table of each kind present.
+// The baseline, the table of each kind present, and a line when interrupted.
 std::ostream& operator<<(std::ostream& stream, const SensitivityReport& report);
+
+// The layers a sweep measures: (kind, value list, entry indices), pruning sweep first. Checks every
+// value and layer (c10::ValueError / TypeError) before anything is measured; the Python front end
+// drives its own sweep (deepcopy, tqdm, Ctrl-C) over this plan.
+struct SensitivitySweep {
+  std::string kind;  // "prune" or "quantize"
+  std::vector<double> values;
+  std::vector<size_t> layers;
+};
+struct SensitivityPlan {
+  std::vector<SensitivitySweep> sweeps;
+  std::vector<SkippedLayer> skipped;
+};
+SensitivityPlan plan_sensitivity(const ModelEntries& model, const SensitivityOptions& options,
+                                 const std::string& caller = "deepcomp::sensitivity");
+
+// A measured layer as one point of a sweep sets it: its weight pruned to `value` sparsity (kind
+// "prune"), or its kept weights replaced by their centroids for `value` bits (kind "quantize"; a shared
+// layer takes the clustering itself). Errors (c10::ValueError) name the layer.
+struct SweepChange {
+  torch::Tensor weight;     // the changed dense weight, the layer's shape
+  nn::SharedWeight shared;  // kind "quantize": the codebook, indices and mask behind it
+};
+SweepChange sweep_change(const ModuleEntry& layer, const std::string& kind, double value,
+                         const std::string& caller = "deepcomp::sensitivity");
 
 // Calls evaluate(model) once unchanged (the baseline), then once per selected layer and value with
 // only that layer pruned (all sparsities) and then once per layer and width quantized (all bits).

@@ -10,12 +10,11 @@ from typing import Optional
 
 import torch
 
-from .. import ops
+from .. import _C, ops
 from .masked_layer import MaskedLayer
 
-MIN_BITS, MAX_BITS = 1, 8
-INITS = ("linear", "density", "random")
-METHODS = ("lloyd", "exact")
+MIN_BITS, MAX_BITS = _C.constants.MIN_BITS, _C.constants.MAX_BITS
+INITS = _C.constants.CODEBOOK_INITS
 
 
 def check_bits(bits, where: str = "bits") -> int:
@@ -25,13 +24,6 @@ def check_bits(bits, where: str = "bits") -> int:
     if not MIN_BITS <= bits <= MAX_BITS:
         raise ValueError(f"{where} must be in {MIN_BITS}..{MAX_BITS} (a codebook of 2^bits centroids), got {bits}")
     return int(bits)
-
-
-def check_clustering(init: str, method: str) -> None:
-    if init not in INITS:
-        raise ValueError(f"unknown codebook init {init!r}; use one of {', '.join(map(repr, INITS))}")
-    if method not in METHODS:
-        raise ValueError(f"unknown k-means method {method!r}; use one of {', '.join(map(repr, METHODS))}")
 
 
 class SharedLayer(torch.nn.Module):
@@ -75,8 +67,7 @@ class SharedLayer(torch.nn.Module):
     def cluster(self, weight: torch.Tensor, mask: Optional[torch.Tensor], *, init: str = "linear",
                 method: str = "lloyd", seed: int = 0) -> None:
         """Sets codebook, indices and mask from a dense weight: k-means over the weights that survive
-        mask (None: all of them); see deepcomp.ops.kmeans_quantize."""
-        check_clustering(init, method)
+        mask (None: all of them); see deepcomp.ops.kmeans_quantize (which checks the arguments)."""
         if mask is None:
             mask = torch.ones_like(weight, dtype=torch.bool)
         with torch.no_grad():
@@ -94,11 +85,25 @@ class SharedLayer(torch.nn.Module):
         if not isinstance(module, (cls.dense_type, cls)):
             raise TypeError(f"{cls.__name__}.from_dense needs an nn.{cls.dense_type.__name__} (plain, masked or "
                             f"shared), got {type(module).__name__}")
-        weight = module.weight
-        layer = cls(**cls._options_of(module), bias=False, bits=bits, device="meta", dtype=weight.dtype)
-        layer = layer.to_empty(device=weight.device)
-        mask = module.mask if isinstance(module, (MaskedLayer, SharedLayer)) else None
-        layer.cluster(weight, mask, init=init, method=method, seed=seed)
+        weight = module.weight.detach()
+        mask = (module.mask if isinstance(module, (MaskedLayer, SharedLayer))
+                else torch.ones_like(weight, dtype=torch.bool))
+        codebook, indices = ops.kmeans_quantize(weight, mask, bits, init=init, method=method, seed=seed)
+        return cls.from_codebook(module, codebook, indices, mask)
+
+    @classmethod
+    def from_codebook(cls, module: torch.nn.Module, codebook: torch.Tensor, indices: torch.Tensor,
+                      mask: torch.Tensor) -> "SharedLayer":
+        """A shared layer standing for module (plain, masked or shared; unchanged) with a clustering made
+        already: codebook (2^bits), uint8 indices and bool mask of module's weight shape (deepcomp.quantize
+        computes these). Shares module's bias Parameter."""
+        bits = codebook.numel().bit_length() - 1
+        layer = cls(**cls._options_of(module), bias=False, bits=bits, device="meta", dtype=codebook.dtype)
+        layer = layer.to_empty(device=codebook.device)
+        with torch.no_grad():
+            layer.codebook.copy_(codebook)
+            layer.indices.copy_(indices)
+            layer.mask.copy_(mask)
         layer.bias = module.bias
         layer.train(module.training)
         return layer

@@ -23,6 +23,8 @@ class SharedConv2dImpl : public torch::nn::Cloneable<SharedConv2dImpl> {
   // Clusters `weight` (out_channels, in_channels / groups, kH, kW), keeping only where `mask`; shares `bias`.
   SharedConv2dImpl(const torch::nn::Conv2dOptions& options, const torch::Tensor& weight, const torch::Tensor& mask,
                    const torch::Tensor& bias, int64_t bits, const ClusterOptions& cluster = {});
+  // A clustered weight as it is (no k-means); shares `bias`.
+  SharedConv2dImpl(const torch::nn::Conv2dOptions& options, const SharedWeight& shared, const torch::Tensor& bias);
   // Clusters a trained layer's weights (a masked layer's pruned weights stay pruned); shares its bias.
   SharedConv2dImpl(const torch::nn::Conv2d& dense, int64_t bits, const ClusterOptions& cluster = {});
   SharedConv2dImpl(const MaskedConv2d& masked, int64_t bits, const ClusterOptions& cluster = {});

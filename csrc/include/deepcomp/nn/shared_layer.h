@@ -3,6 +3,8 @@
 // (2^bits centroids) is its only weight Parameter, so any optimizer fine-tunes the centroids.
 #pragma once
 
+#include <torch/types.h>
+
 #include <cstdint>
 #include <string>
 
@@ -14,5 +16,17 @@ struct ClusterOptions {
   std::string method = "lloyd";  // "lloyd" | "exact"
   int64_t seed = 0;             // for init = "random"
 };
+
+// A clustered weight: the codebook (2^bits centroids, the weight's dtype), the uint8 index of each
+// weight's centroid, and the bool mask (false = pruned, exactly 0), both of the weight's shape.
+struct SharedWeight {
+  torch::Tensor codebook;
+  torch::Tensor indices;
+  torch::Tensor mask;
+};
+
+// `weight`'s kept entries (where `mask`) clustered into 2^bits centroids (deepcomp::ops::kmeans_quantize).
+SharedWeight cluster_weight(const torch::Tensor& weight, const torch::Tensor& mask, int64_t bits,
+                            const ClusterOptions& cluster = {});
 
 }  // namespace deepcomp::nn

@@ -22,6 +22,8 @@ class SharedLinearImpl : public torch::nn::Cloneable<SharedLinearImpl> {
   // Clusters `weight` (out_features, in_features), keeping only where `mask`; shares `bias`.
   SharedLinearImpl(const torch::nn::LinearOptions& options, const torch::Tensor& weight, const torch::Tensor& mask,
                    const torch::Tensor& bias, int64_t bits, const ClusterOptions& cluster = {});
+  // A clustered weight as it is (no k-means); shares `bias`.
+  SharedLinearImpl(const torch::nn::LinearOptions& options, const SharedWeight& shared, const torch::Tensor& bias);
   // Clusters a trained layer's weights (a masked layer's pruned weights stay pruned); shares its bias.
   SharedLinearImpl(const torch::nn::Linear& dense, int64_t bits, const ClusterOptions& cluster = {});
   SharedLinearImpl(const MaskedLinear& masked, int64_t bits, const ClusterOptions& cluster = {});

@@ -1,0 +1,41 @@
+// The C++ front end of the pipeline: a LibTorch model described as ModuleEntry rows (by the C++
+// types of deepcomp::nn's layers and the torch layers they stand for), and its layers replaced by
+// their twins. Python's front end is python/deepcomp/_layers.py.
+#pragma once
+
+#include <deepcomp/layers.h>
+#include <deepcomp/nn/shared_layer.h>
+
+#include <torch/nn/module.h>
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+namespace deepcomp {
+
+using ModulePtr = std::shared_ptr<torch::nn::Module>;
+
+struct CppModel {
+  ModelEntries entries;
+  std::vector<ModulePtr> modules;  // modules[i] is described by entries[i]
+};
+
+CppModel describe_model(torch::nn::Module& model);
+
+// The weight Parameter and mask buffer of a masked layer (MaskedLinear / MaskedConv2d).
+struct MaskedTensors {
+  torch::Tensor weight;
+  torch::Tensor mask;
+};
+std::optional<MaskedTensors> masked_tensors(torch::nn::Module& module);
+
+// A plain layer's masked twin (sharing its weight and bias Parameters; mask all true).
+ModulePtr masked_twin(torch::nn::Module& dense);
+// The shared twin of a plain, masked or shared layer, holding `shared` and sharing the layer's bias.
+ModulePtr shared_twin(torch::nn::Module& layer, const nn::SharedWeight& shared);
+
+// Puts replacements[old] wherever `old` is a child in model (a layer registered twice, everywhere).
+void replace_children(torch::nn::Module& model, const std::unordered_map<torch::nn::Module*, ModulePtr>& replacements);
+
+}  // namespace deepcomp
