@@ -5,6 +5,7 @@
 // symbol i going to lane i % kLanes, so that a decoder works on several independent bit streams at
 // once; each lane is packed LSB-first (the first code's first bit is bit 0 of byte 0) and padded
 // with zero bits to a whole byte. Decoding is table-driven: one lookup of max-length bits per symbol.
+// Code construction is in huffman.cpp, the lane coder (encode, decode) in huffman_lanes.cpp.
 #pragma once
 
 #include <deepcomp/constants.h>

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "pipeline/cpp_model.h"
+#include "pipeline/layer_error.h"
 #include "pipeline/table.h"
 
 namespace deepcomp {
@@ -39,13 +40,10 @@ PrunePlan plan_prune(const ModelEntries& model, const PruneOptions& options, con
   for (const size_t index : choice.chosen) {
     const auto& layer = model[index];
     const double value = value_for(values, layer.name);
-    torch::Tensor mask;
-    try {
-      mask = by_sensitivity ? ops::magnitude_prune(layer.weight, layer.mask, value, std::nullopt)
+    auto mask = on_layer(caller, layer.name, [&] {
+      return by_sensitivity ? ops::magnitude_prune(layer.weight, layer.mask, value, std::nullopt)
                             : ops::magnitude_prune(layer.weight, layer.mask, std::nullopt, value);
-    } catch (const c10::Error& error) {
-      TORCH_CHECK_VALUE(false, caller, ": layer '", layer.name, "': ", error.what_without_backtrace());
-    }
+    });
     plan.report.layers.push_back({layer.name, std::string(find_layer_kind(layer.kind)->dense),
                                   layer.weight.sizes().vec(), layer.weight.numel(), mask.sum().item<int64_t>()});
     plan.layers.push_back(index);

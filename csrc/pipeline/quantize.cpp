@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "pipeline/cpp_model.h"
+#include "pipeline/layer_error.h"
 #include "pipeline/table.h"
 
 namespace deepcomp {
@@ -84,12 +85,8 @@ QuantizePlan plan_quantize(const ModelEntries& model, const QuantizeOptions& opt
   plan.report.skipped = choice.skipped;
   for (size_t i = 0; i < choice.chosen.size(); ++i) {
     const auto& layer = model[choice.chosen[i]];
-    nn::SharedWeight shared;
-    try {
-      shared = nn::cluster_weight(layer.weight, layer.mask, widths[i], cluster);
-    } catch (const c10::Error& error) {
-      TORCH_CHECK_VALUE(false, caller, ": layer '", layer.name, "': ", error.what_without_backtrace());
-    }
+    auto shared = on_layer(caller, layer.name,
+                           [&] { return nn::cluster_weight(layer.weight, layer.mask, widths[i], cluster); });
     plan.report.layers.push_back(stats_of(layer, shared, widths[i]));
     plan.layers.push_back(choice.chosen[i]);
     plan.weights.push_back(std::move(shared));

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "pipeline/cpp_model.h"
+#include "pipeline/layer_error.h"
 #include "pipeline/table.h"
 
 namespace deepcomp {
@@ -150,15 +151,13 @@ SensitivityPlan plan_sensitivity(const ModelEntries& model, const SensitivityOpt
 SweepChange sweep_change(const ModuleEntry& layer, const std::string& kind, double value, const std::string& caller) {
   check_kind(kind);
   torch::NoGradGuard no_grad;
-  try {
+  return on_layer(caller, layer.name, [&]() -> SweepChange {
     if (kind == kPrune) {
       return {ops::apply_mask(layer.weight, ops::magnitude_prune(layer.weight, layer.mask, std::nullopt, value)), {}};
     }
     auto shared = nn::cluster_weight(layer.weight, layer.mask, static_cast<int64_t>(value));
     return {ops::codebook_decode(shared.indices, shared.mask, shared.codebook), shared};
-  } catch (const c10::Error& error) {
-    C10_THROW_ERROR(ValueError, c10::str(caller, ": layer '", layer.name, "': ", error.what_without_backtrace()));
-  }
+  });
 }
 
 SensitivityReport sensitivity(torch::nn::Module& model, const std::function<double(torch::nn::Module&)>& evaluate,

@@ -1,4 +1,4 @@
-// Plain-text tables for the C++ reports (the twin of python/deepcomp/report.py): columns sized
+// Plain-text tables for the reports (Python's deepcomp.report uses this one through _C): columns sized
 // to fit, the first left-aligned and the others right-aligned, an optional footer below a rule.
 #pragma once
 

@@ -13,6 +13,8 @@
 #include <pybind11/stl.h>
 #include <torch/csrc/utils/pybind.h>
 
+#include "pipeline/table.h"
+
 namespace py = pybind11;
 
 namespace deepcomp::bindings {
@@ -161,6 +163,8 @@ void bind_layers(py::module_& m) {
       .def_readonly("reason", &SkippedLayer::reason)
       .def("__repr__", [](const SkippedLayer& s) { return "SkippedLayer('" + s.name + "', " + s.type + ": " + s.reason + ")"; });
   m.def("skipped_text", &skipped_text);
+  m.def("format_table", &format_table, py::arg("header"), py::arg("rows"), py::arg("footer"),
+        "the reports' table layout: first column left-aligned, the others right-aligned, footer below a rule");
 }
 
 void bind_prune(py::module_& m) {

@@ -6,7 +6,7 @@ from typing import Callable, Iterable, List, Optional, Union
 
 import torch
 
-from . import _C, ops
+from . import _C
 from .nn import MaskedConv2d, MaskedLinear, SharedConv2d, SharedLinear
 from .nn.masked_layer import MaskedLayer
 from .nn.shared_layer import SharedLayer
@@ -24,7 +24,7 @@ MASKED_TWIN = {cls: _CLASSES[KINDS[name]["masked"]] for cls, name in KIND_OF.ite
 
 Exclude = Union[None, str, Iterable[str], Callable[[str, torch.nn.Module], bool]]
 
-_ROOT_REASON = ("cannot be replaced in place; wrap it (nn.Sequential(layer)) or convert it with from_dense()")
+_ROOT_REASON = "cannot be replaced in place; wrap it (nn.Sequential(layer)) or convert it with from_dense()"
 
 
 def describe(model: torch.nn.Module) -> List[_C.ModuleEntry]:
@@ -72,13 +72,3 @@ def swap_children(model: torch.nn.Module, replacements: dict) -> None:
         for key, child in list(module._modules.items()):
             if child is not None and id(child) in replacements:
                 module._modules[key] = replacements[id(child)]
-
-
-def layer_weight_and_mask(module: torch.nn.Module):
-    """A plain or masked layer's weight Parameter and its mask (all true for a plain layer)."""
-    mask = module.mask if isinstance(module, MaskedLayer) else torch.ones_like(module.weight, dtype=torch.bool)
-    return module.weight, mask
-
-
-__all__ = ["DENSE_OF", "KINDS", "MASKED_TWIN", "SHARED_TWIN", "describe", "exclude_names", "modules_of",
-           "swap_children", "warn_skipped", "ops"]

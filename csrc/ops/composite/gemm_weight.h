@@ -3,7 +3,7 @@
 
 #include <deepcomp/ops.h>
 
-#include "ops/cpu/weight_is_masked.h"
+#include "ops/weight_is_masked.h"
 
 namespace deepcomp::ops {
 

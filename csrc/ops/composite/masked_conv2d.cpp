@@ -5,6 +5,7 @@
 #include <deepcomp/ops.h>
 
 #include "ops/checks.h"
+#include "ops/composite/dense_backward.h"
 #include "ops/composite/gemm_weight.h"
 
 namespace deepcomp::ops {
@@ -31,13 +32,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> masked_conv2d_backward_composite(
     at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
     std::array<bool, 3> output_mask) {
   check_conv(input, weight, mask, groups);
-  const bool unbatched = input.dim() == 3;
-  const int64_t bias_size = weight.size(0);
-  auto [grad_input, grad_weight, grad_bias] = at::convolution_backward(
-      unbatched ? grad_output.unsqueeze(0) : grad_output, unbatched ? input.unsqueeze(0) : input,
-      gemm_weight(weight, mask), at::IntArrayRef(bias_size), stride, padding, dilation, /*transposed=*/false,
-      /*output_padding=*/{0, 0}, groups, output_mask);
-  if (grad_input.defined() && unbatched) grad_input = grad_input.squeeze(0);
+  auto [grad_input, grad_weight, grad_bias] = conv2d_backward(grad_output, input, gemm_weight(weight, mask), stride,
+                                                              padding, dilation, groups, output_mask);
   if (grad_weight.defined()) apply_mask_(grad_weight, mask);
   return {grad_input, grad_weight, grad_bias};
 }

@@ -5,6 +5,7 @@
 #include <deepcomp/ops.h>
 
 #include "ops/checks.h"
+#include "ops/composite/dense_backward.h"
 #include "ops/composite/gemm_weight.h"
 
 namespace deepcomp::ops {
@@ -28,14 +29,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> masked_linear_backward_composite(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight, const at::Tensor& mask,
     std::array<bool, 3> output_mask) {
   check_linear(input, weight, mask);
-  at::Tensor grad_input, grad_weight, grad_bias;
-  if (output_mask[0]) grad_input = at::matmul(grad_output, gemm_weight(weight, mask));
-  const auto grad_2d = grad_output.reshape({-1, weight.size(0)});
-  if (output_mask[1]) {
-    grad_weight = grad_2d.t().mm(input.reshape({-1, weight.size(1)}));
-    apply_mask_(grad_weight, mask);
-  }
-  if (output_mask[2]) grad_bias = grad_2d.sum(0);
+  auto [grad_input, grad_weight, grad_bias] = linear_backward(
+      grad_output, input, weight.size(0), weight.size(1), [&] { return gemm_weight(weight, mask); }, output_mask);
+  if (grad_weight.defined()) apply_mask_(grad_weight, mask);
   return {grad_input, grad_weight, grad_bias};
 }
 

@@ -5,6 +5,7 @@
 #include <deepcomp/ops.h>
 
 #include "ops/checks.h"
+#include "ops/composite/dense_backward.h"
 
 namespace deepcomp::ops {
 namespace {
@@ -32,13 +33,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_conv2d_backward_composite(
     const at::Tensor& codebook, at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
     int64_t groups, std::array<bool, 3> output_mask) {
   check_conv(input, indices, mask, codebook, groups);
-  const bool unbatched = input.dim() == 3;
-  const int64_t bias_size = indices.size(0);
-  auto [grad_input, grad_weight, grad_bias] = at::convolution_backward(
-      unbatched ? grad_output.unsqueeze(0) : grad_output, unbatched ? input.unsqueeze(0) : input,
-      codebook_decode(indices, mask, codebook), at::IntArrayRef(bias_size), stride, padding, dilation,
-      /*transposed=*/false, /*output_padding=*/{0, 0}, groups, output_mask);
-  if (grad_input.defined() && unbatched) grad_input = grad_input.squeeze(0);
+  auto [grad_input, grad_weight, grad_bias] =
+      conv2d_backward(grad_output, input, codebook_decode(indices, mask, codebook), stride, padding, dilation, groups,
+                      output_mask);
   const auto grad_codebook =
       grad_weight.defined() ? codebook_grad(grad_weight, indices, mask, codebook.numel()) : at::Tensor();
   return {grad_input, grad_codebook, grad_bias};

@@ -6,6 +6,7 @@
 #include <deepcomp/ops.h>
 
 #include "ops/checks.h"
+#include "ops/composite/dense_backward.h"
 #include "ops/composite/shared_linear_decoded.h"
 
 namespace deepcomp::ops {
@@ -21,14 +22,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_linear_backward_composite(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
     const at::Tensor& codebook, std::array<bool, 3> output_mask) {
   check_shared_linear(input, indices, mask, codebook);
-  at::Tensor grad_input, grad_codebook, grad_bias;
-  if (output_mask[0]) grad_input = at::matmul(grad_output, codebook_decode(indices, mask, codebook));
-  const auto grad_2d = grad_output.reshape({-1, indices.size(0)});
-  if (output_mask[1]) {
-    const auto grad_weight = grad_2d.t().mm(input.reshape({-1, indices.size(1)}));
-    grad_codebook = codebook_grad(grad_weight, indices, mask, codebook.numel());
-  }
-  if (output_mask[2]) grad_bias = grad_2d.sum(0);
+  auto [grad_input, grad_weight, grad_bias] =
+      linear_backward(grad_output, input, indices.size(0), indices.size(1),
+                      [&] { return codebook_decode(indices, mask, codebook); }, output_mask);
+  const auto grad_codebook =
+      grad_weight.defined() ? codebook_grad(grad_weight, indices, mask, codebook.numel()) : at::Tensor();
   return {grad_input, grad_codebook, grad_bias};
 }
 

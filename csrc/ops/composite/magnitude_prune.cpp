@@ -6,7 +6,7 @@
 
 #include "ops/checks.h"
 
-namespace deepcomp::algorithms {
+namespace deepcomp::ops {
 namespace {
 
 // Keep |w| >= sensitivity × std(survivors): the paper's rule, with the spread of the weights the
@@ -42,7 +42,7 @@ at::Tensor prune_by_sparsity(const at::Tensor& mask, const at::Tensor& survivors
 
 at::Tensor magnitude_prune(const at::Tensor& weight, const at::Tensor& mask, std::optional<double> sensitivity,
                            std::optional<double> sparsity) {
-  ops::check_weight_and_mask("magnitude_prune", weight, mask);
+  check_weight_and_mask("magnitude_prune", weight, mask);
   TORCH_CHECK_VALUE(sensitivity.has_value() != sparsity.has_value(),
                     "magnitude_prune: give exactly one of sensitivity or sparsity");
   const auto w = weight.detach();
@@ -58,4 +58,4 @@ at::Tensor magnitude_prune(const at::Tensor& weight, const at::Tensor& mask, std
 
 TORCH_LIBRARY_IMPL(deepcomp, CompositeExplicitAutograd, m) { m.impl("magnitude_prune", &magnitude_prune); }
 
-}  // namespace deepcomp::algorithms
+}  // namespace deepcomp::ops

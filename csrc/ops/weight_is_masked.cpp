@@ -1,4 +1,4 @@
-#include "ops/cpu/weight_is_masked.h"
+#include "ops/weight_is_masked.h"
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
