@@ -11,6 +11,7 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 
+#include <type_traits>
 #include <typeinfo>
 
 #include "nn/conv_options.h"
@@ -22,40 +23,88 @@ using torch::nn::Conv2dImpl;
 using torch::nn::LinearImpl;
 using nn::MaskedConv2dImpl, nn::MaskedLinearImpl, nn::SharedConv2dImpl, nn::SharedLinearImpl;
 
-template <typename T>
-bool exactly(const torch::nn::Module& module) {
-  return typeid(module) == typeid(T);
+template <typename Layer>
+auto options_of(const Layer& layer) {
+  if constexpr (std::is_same_v<Layer, Conv2dImpl>) {
+    return nn::conv2d_options(layer);  // Conv2d keeps the wider ConvNdOptions
+  } else {
+    return layer.options;
+  }
 }
 
-// The table kind of `module`'s exact type, or "" (then `subclass_of` names a table kind it derives from).
-std::string kind_of(const torch::nn::Module& module, std::string& subclass_of) {
-  const auto check = [&](const auto* as, const char* name) {
-    using T = std::remove_cv_t<std::remove_pointer_t<decltype(as)>>;
-    if (dynamic_cast<const T*>(&module) == nullptr) return false;
-    if (!exactly<T>(module)) subclass_of = name;
-    return exactly<T>(module);
+// How the C++ front end handles one kind of the layer table: its C++ type, its dense weight, and
+// the twins prune and quantize replace it with.
+struct CppKind {
+  std::string_view name;  // as in layer_kinds()
+  const std::type_info& type;
+  bool (*is_a)(const torch::nn::Module&);  // the type or a subclass of it
+  torch::Tensor (*weight)(torch::nn::Module&);
+  std::optional<MaskedTensors> (*masked)(torch::nn::Module&);
+  ModulePtr (*masked_twin)(torch::nn::Module&);
+  ModulePtr (*shared_twin)(torch::nn::Module&, const nn::SharedWeight&);
+};
+
+template <typename Layer, typename Masked, typename Shared, typename DenseHolder = void>
+CppKind cpp_kind(std::string_view name) {
+  constexpr bool is_masked = std::is_same_v<Layer, Masked>;
+  constexpr bool is_shared = std::is_same_v<Layer, Shared>;
+  return {
+      name,
+      typeid(Layer),
+      [](const torch::nn::Module& module) { return dynamic_cast<const Layer*>(&module) != nullptr; },
+      [](torch::nn::Module& module) -> torch::Tensor {
+        auto& layer = static_cast<Layer&>(module);
+        if constexpr (is_shared) {
+          return layer.weight();
+        } else {
+          return layer.weight;
+        }
+      },
+      [](torch::nn::Module& module) -> std::optional<MaskedTensors> {
+        if constexpr (is_masked) {
+          auto& layer = static_cast<Layer&>(module);
+          return MaskedTensors{layer.weight, layer.mask};
+        } else {
+          return std::nullopt;
+        }
+      },
+      [](torch::nn::Module& module) -> ModulePtr {
+        if constexpr (std::is_void_v<DenseHolder>) {
+          TORCH_INTERNAL_ASSERT(false, "no masked twin is made of a ", module.name());
+          return nullptr;
+        } else {  // a plain layer: the twin shares its Parameters
+          return std::make_shared<Masked>(DenseHolder(std::static_pointer_cast<Layer>(module.shared_from_this())));
+        }
+      },
+      [](torch::nn::Module& module, const nn::SharedWeight& shared) -> ModulePtr {
+        auto& layer = static_cast<Layer&>(module);
+        return std::make_shared<Shared>(options_of(layer), shared, layer.bias);
+      },
   };
-  if (check(static_cast<const LinearImpl*>(nullptr), "Linear")) return "Linear";
-  if (check(static_cast<const Conv2dImpl*>(nullptr), "Conv2d")) return "Conv2d";
-  if (check(static_cast<const MaskedLinearImpl*>(nullptr), "MaskedLinear")) return "MaskedLinear";
-  if (check(static_cast<const MaskedConv2dImpl*>(nullptr), "MaskedConv2d")) return "MaskedConv2d";
-  if (check(static_cast<const SharedLinearImpl*>(nullptr), "SharedLinear")) return "SharedLinear";
-  if (check(static_cast<const SharedConv2dImpl*>(nullptr), "SharedConv2d")) return "SharedConv2d";
-  return "";
 }
 
-torch::Tensor dense_weight(torch::nn::Module& module) {
-  if (auto* l = module.as<LinearImpl>()) return l->weight;
-  if (auto* c = module.as<Conv2dImpl>()) return c->weight;
-  if (auto* l = module.as<MaskedLinearImpl>()) return l->weight;
-  if (auto* c = module.as<MaskedConv2dImpl>()) return c->weight;
-  if (auto* l = module.as<SharedLinearImpl>()) return l->weight();
-  return module.as<SharedConv2dImpl>()->weight();
+const std::vector<CppKind>& cpp_kinds() {
+  static const auto kinds = [] {
+    std::vector<CppKind> table{
+        cpp_kind<LinearImpl, MaskedLinearImpl, SharedLinearImpl, torch::nn::Linear>("Linear"),
+        cpp_kind<Conv2dImpl, MaskedConv2dImpl, SharedConv2dImpl, torch::nn::Conv2d>("Conv2d"),
+        cpp_kind<MaskedLinearImpl, MaskedLinearImpl, SharedLinearImpl>("MaskedLinear"),
+        cpp_kind<MaskedConv2dImpl, MaskedConv2dImpl, SharedConv2dImpl>("MaskedConv2d"),
+        cpp_kind<SharedLinearImpl, MaskedLinearImpl, SharedLinearImpl>("SharedLinear"),
+        cpp_kind<SharedConv2dImpl, MaskedConv2dImpl, SharedConv2dImpl>("SharedConv2d"),
+    };
+    for (const auto& kind : table) TORCH_INTERNAL_ASSERT(find_layer_kind(kind.name), kind.name, " is not in layer_kinds()");
+    return table;
+  }();
+  return kinds;
 }
 
-torch::Tensor mask_of(torch::nn::Module& module, const torch::Tensor& weight) {
-  const auto* mask = module.named_buffers(/*recurse=*/false).find("mask");
-  return mask ? *mask : torch::ones_like(weight, torch::kBool);
+// The kind of `module`'s exact type, or nullptr.
+const CppKind* cpp_kind_of(const torch::nn::Module& module) {
+  for (const auto& kind : cpp_kinds()) {
+    if (typeid(module) == kind.type) return &kind;
+  }
+  return nullptr;
 }
 
 const char* container_name(const torch::nn::Module& module) {
@@ -81,7 +130,14 @@ CppModel describe_model(torch::nn::Module& model) {
     ModuleEntry entry;
     entry.name = item.key();
     entry.type = module.name();
-    entry.kind = kind_of(module, entry.subclass_of);
+    const auto* kind = cpp_kind_of(module);
+    if (kind != nullptr) {
+      entry.kind = kind->name;
+    } else {
+      for (const auto& base : cpp_kinds()) {
+        if (base.is_a(module)) entry.subclass_of = base.name;
+      }
+    }
     for (const auto& parameter : module.named_parameters(/*recurse=*/false)) {
       entry.has_weight_matrix = entry.has_weight_matrix || parameter.value().dim() >= 2;
     }
@@ -93,10 +149,11 @@ CppModel describe_model(torch::nn::Module& model) {
                            "the layers as children of your module and call them through deepcomp::nn::forward_child "
                            "(or build the model with deepcomp::nn layers)";
     }
-    if (!entry.kind.empty()) {
+    if (kind != nullptr) {
       torch::NoGradGuard no_grad;
-      entry.weight = dense_weight(module).detach();
-      entry.mask = mask_of(module, entry.weight);
+      entry.weight = kind->weight(module).detach();
+      const auto* mask = module.named_buffers(/*recurse=*/false).find("mask");
+      entry.mask = mask ? *mask : torch::ones_like(entry.weight, torch::kBool);
     }
     described.entries.push_back(std::move(entry));
     described.modules.push_back(item.value());
@@ -105,31 +162,18 @@ CppModel describe_model(torch::nn::Module& model) {
 }
 
 std::optional<MaskedTensors> masked_tensors(torch::nn::Module& module) {
-  if (auto* l = module.as<MaskedLinearImpl>()) return MaskedTensors{l->weight, l->mask};
-  if (auto* c = module.as<MaskedConv2dImpl>()) return MaskedTensors{c->weight, c->mask};
-  return std::nullopt;
+  const auto* kind = cpp_kind_of(module);
+  return kind ? kind->masked(module) : std::nullopt;
 }
 
-ModulePtr masked_twin(torch::nn::Module& dense) {
-  if (auto* l = dense.as<LinearImpl>()) {
-    return std::make_shared<MaskedLinearImpl>(torch::nn::Linear(std::static_pointer_cast<LinearImpl>(l->shared_from_this())));
-  }
-  auto* c = dense.as<Conv2dImpl>();
-  TORCH_INTERNAL_ASSERT(c != nullptr, "masked_twin of a ", dense.name());
-  return std::make_shared<MaskedConv2dImpl>(torch::nn::Conv2d(std::static_pointer_cast<Conv2dImpl>(c->shared_from_this())));
-}
+ModulePtr masked_twin(torch::nn::Module& dense) { return cpp_kind_of(dense)->masked_twin(dense); }
 
 ModulePtr shared_twin(torch::nn::Module& layer, const nn::SharedWeight& shared) {
-  if (auto* l = layer.as<LinearImpl>()) return std::make_shared<SharedLinearImpl>(l->options, shared, l->bias);
-  if (auto* l = layer.as<MaskedLinearImpl>()) return std::make_shared<SharedLinearImpl>(l->options, shared, l->bias);
-  if (auto* l = layer.as<SharedLinearImpl>()) return std::make_shared<SharedLinearImpl>(l->options, shared, l->bias);
-  if (auto* c = layer.as<Conv2dImpl>()) {
-    return std::make_shared<SharedConv2dImpl>(nn::conv2d_options(*c), shared, c->bias);
-  }
-  if (auto* c = layer.as<MaskedConv2dImpl>()) return std::make_shared<SharedConv2dImpl>(c->options, shared, c->bias);
-  auto* c = layer.as<SharedConv2dImpl>();
-  TORCH_INTERNAL_ASSERT(c != nullptr, "shared_twin of a ", layer.name());
-  return std::make_shared<SharedConv2dImpl>(c->options, shared, c->bias);
+  return cpp_kind_of(layer)->shared_twin(layer, shared);
+}
+
+void warn_skipped(const std::string& caller, const std::vector<SkippedLayer>& skipped) {
+  if (!skipped.empty()) TORCH_WARN(caller, " skipped ", skipped_text(skipped));
 }
 
 void replace_children(torch::nn::Module& model, const std::unordered_map<torch::nn::Module*, ModulePtr>& replacements) {

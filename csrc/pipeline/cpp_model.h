@@ -32,8 +32,11 @@ std::optional<MaskedTensors> masked_tensors(torch::nn::Module& module);
 
 // A plain layer's masked twin (sharing its weight and bias Parameters; mask all true).
 ModulePtr masked_twin(torch::nn::Module& dense);
-// The shared twin of a plain, masked or shared layer, holding `shared` and sharing the layer's bias.
+// The shared twin of a layer of the table, holding `shared` and sharing the layer's bias.
 ModulePtr shared_twin(torch::nn::Module& layer, const nn::SharedWeight& shared);
+
+// TORCH_WARN naming each weighted layer a call left alone and why (nothing when none was).
+void warn_skipped(const std::string& caller, const std::vector<SkippedLayer>& skipped);
 
 // Puts replacements[old] wherever `old` is a child in model (a layer registered twice, everywhere).
 void replace_children(torch::nn::Module& model, const std::unordered_map<torch::nn::Module*, ModulePtr>& replacements);

@@ -55,7 +55,7 @@ PrunePlan plan_prune(const ModelEntries& model, const PruneOptions& options, con
 PruneReport prune(torch::nn::Module& model, const PruneOptions& options) {
   auto described = describe_model(model);
   auto plan = plan_prune(described.entries, options);
-  if (!plan.report.skipped.empty()) TORCH_WARN("deepcomp::prune skipped ", skipped_text(plan.report.skipped));
+  warn_skipped("deepcomp::prune", plan.report.skipped);
 
   torch::NoGradGuard no_grad;
   std::unordered_map<torch::nn::Module*, ModulePtr> twins;

@@ -97,7 +97,7 @@ QuantizePlan plan_quantize(const ModelEntries& model, const QuantizeOptions& opt
 QuantizeReport quantize(torch::nn::Module& model, const QuantizeOptions& options) {
   auto described = describe_model(model);
   auto plan = plan_quantize(described.entries, options);
-  if (!plan.report.skipped.empty()) TORCH_WARN("deepcomp::quantize skipped ", skipped_text(plan.report.skipped));
+  warn_skipped("deepcomp::quantize", plan.report.skipped);
   std::unordered_map<torch::nn::Module*, ModulePtr> twins;  // all built before any is put in place
   for (size_t i = 0; i < plan.layers.size(); ++i) {
     auto& module = described.modules[plan.layers[i]];

@@ -165,7 +165,7 @@ SensitivityReport sensitivity(torch::nn::Module& model, const std::function<doub
   TORCH_CHECK_VALUE(static_cast<bool>(evaluate), "deepcomp::sensitivity: evaluate is an empty std::function");
   const auto described = describe_model(model);
   const auto plan = plan_sensitivity(described.entries, options);
-  if (!plan.skipped.empty()) TORCH_WARN("deepcomp::sensitivity skipped ", skipped_text(plan.skipped));
+  warn_skipped("deepcomp::sensitivity", plan.skipped);
 
   SensitivityReport report;
   report.skipped = plan.skipped;
