@@ -61,6 +61,9 @@ void check_record(const TensorRecord& record, std::set<std::string>& names) {
   if (static_cast<int>(record.kind) >= kKindCount) invalid("unknown kind");
   if (static_cast<int>(record.dtype) >= kDTypeCount) invalid("unknown dtype");
   if (record.shape.size() > kMaxRank) invalid("more than " + std::to_string(kMaxRank) + " dimensions");
+  for (const uint64_t dim : record.shape) {
+    if (dim > kMaxElements) invalid("a dimension above 2^48");
+  }
   const uint64_t numel = element_count(record.shape);
   if (numel > kMaxElements) invalid("too many elements");
   const uint64_t size = static_cast<uint64_t>(dtype_size(record.dtype));
@@ -120,7 +123,7 @@ std::vector<uint8_t> record_payload(const TensorRecord& record, const WriteOptio
 
 // ---- reading ----
 
-TensorRecord read_record(ByteReader& in, RecordBytes& bytes) {
+TensorRecord read_record(ByteReader& in, RecordBytes& bytes, uint64_t& decode_budget) {
   TensorRecord record;
   const uint64_t name_size = in.varint("name length");
   if (name_size == 0 || name_size > kMaxNameBytes) {
@@ -138,10 +141,22 @@ TensorRecord read_record(ByteReader& in, RecordBytes& bytes) {
   record.dtype = static_cast<DType>(dtype);
   const uint8_t rank = in.u8("rank");
   if (rank > kMaxRank) in.fail(where + ": rank " + std::to_string(rank) + " above " + std::to_string(kMaxRank));
-  for (int d = 0; d < rank; ++d) record.shape.push_back(in.varint("dimension"));
+  for (int d = 0; d < rank; ++d) {
+    record.shape.push_back(in.varint("dimension"));
+    // Each dimension on its own too: a huge one beside a 0 has no elements but no valid shape either.
+    if (record.shape.back() > kMaxElements) in.fail(where + ": a dimension above 2^48");
+  }
   const uint64_t numel = element_count(record.shape);
   if (numel > kMaxElements) in.fail(where + ": the shape has more than 2^48 elements");
   const uint64_t size = static_cast<uint64_t>(dtype_size(record.dtype));
+  // Refused before anything of the tensor is allocated: a few bytes of fillers can declare millions of elements.
+  const uint64_t decoded = decoded_bytes(record.kind, record.dtype, numel);
+  if (decoded > decode_budget) {
+    in.fail(where + ": decodes to " + std::to_string(decoded) + " bytes (" + std::to_string(numel) +
+            " elements), more than the " + std::to_string(decode_budget) +
+            " bytes left of the decoding limit; raise the limit (max_bytes) to read it");
+  }
+  decode_budget -= decoded;
 
   if (has_codebook(record.kind)) {
     if (!is_floating(record.dtype)) in.fail(where + ": a codebook of dtype " + dtype_name(record.dtype) + ", not floating");
@@ -228,6 +243,12 @@ bool is_sparse(TensorKind kind) { return kind == TensorKind::sparse_codebook || 
 
 uint64_t TensorRecord::numel() const { return element_count(shape); }
 
+uint64_t decoded_bytes(TensorKind kind, DType dtype, uint64_t numel) {
+  const uint64_t per_element = static_cast<uint64_t>(dtype_size(dtype)) + (is_sparse(kind) ? 1 : 0) +
+                               (has_codebook(kind) ? 1 : 0);
+  return numel * per_element;  // numel <= 2^48: no overflow
+}
+
 uint64_t TensorRecord::kept() const {
   if (!is_sparse(kind)) return numel();
   return static_cast<uint64_t>(std::count_if(mask.begin(), mask.end(), [](uint8_t m) { return m != 0; }));
@@ -257,12 +278,16 @@ std::vector<uint8_t> write_container(const std::vector<TensorRecord>& records, c
   return std::move(out.bytes());
 }
 
+void check_magic(const uint8_t* data, uint64_t size) {
+  if (size < kMagic.size() || !std::equal(kMagic.begin(), kMagic.end(), data)) {
+    ByteReader(data, size, "file header").fail("not a .dcz file (wrong magic bytes)");
+  }
+}
+
 std::vector<TensorRecord> read_container(const uint8_t* data, uint64_t size, const ReadOptions& options,
                                          std::vector<RecordBytes>* bytes) {
+  check_magic(data, size);
   ByteReader file(data, size, "file header");
-  if (size < kMagic.size() || !std::equal(kMagic.begin(), kMagic.end(), data)) {
-    file.fail("not a .dcz file (wrong magic bytes)");
-  }
   file.take(kMagic.size(), "magic");
   const uint64_t version = file.fixed(2, "format version");
   const uint64_t flags = file.fixed(2, "flags");
@@ -280,6 +305,7 @@ std::vector<TensorRecord> read_container(const uint8_t* data, uint64_t size, con
   }
   std::vector<TensorRecord> records;
   std::set<std::string> names;
+  uint64_t decode_budget = options.max_decoded_bytes;
   if (bytes != nullptr) bytes->clear();
   for (uint64_t i = 0; i < count; ++i) {
     ByteReader framing(data + (size - file.remaining()), file.remaining(), "record " + std::to_string(i));
@@ -295,7 +321,7 @@ std::vector<TensorRecord> read_container(const uint8_t* data, uint64_t size, con
     file.take(kRecordFramingBytes + payload_size, "record");
     ByteReader in(payload, payload_size, "record " + std::to_string(i));
     RecordBytes sizes;
-    records.push_back(read_record(in, sizes));
+    records.push_back(read_record(in, sizes, decode_budget));
     sizes.total = payload_size + kRecordFramingBytes;
     if (!names.insert(records.back().name).second) in.fail("the name '" + records.back().name + "' appears twice");
     if (bytes != nullptr) bytes->push_back(sizes);

@@ -71,12 +71,23 @@ struct WriteOptions {
 struct ReadOptions {
   // Off only for fuzzing the parser behind the checksums.
   bool verify_checksums = true;
+  // The most bytes the decoded records may take, all together (decoded_bytes of each); a record that
+  // would go past it is refused (FormatError) before anything of it is allocated.
+  uint64_t max_decoded_bytes = UINT64_MAX;
 };
+
+// What a record decodes to: its dense tensor (numel × dtype size) and the bytes it is decoded
+// through, one mask byte per element for sparse kinds and one index byte for codebook kinds.
+uint64_t decoded_bytes(TensorKind kind, DType dtype, uint64_t numel);
 
 // The bytes of a .dcz file holding records (in order). Throws std::invalid_argument for a record
 // that is not self-consistent (sizes, bits, names). `bytes`, when given, gets each record's sizes.
 std::vector<uint8_t> write_container(const std::vector<TensorRecord>& records, const WriteOptions& options = {},
                                      std::vector<RecordBytes>* bytes = nullptr);
+
+// Throws FormatError unless data starts with kMagic (read_container checks it too; a reader can
+// check a file's first bytes before it reads the rest).
+void check_magic(const uint8_t* data, uint64_t size);
 
 // The records of a .dcz file's bytes. Throws FormatError naming the section and the problem.
 std::vector<TensorRecord> read_container(const uint8_t* data, uint64_t size, const ReadOptions& options = {},

@@ -1,5 +1,6 @@
 #include "codec/file_io.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <utility>
@@ -19,6 +20,29 @@ struct Descriptor {
   }
 };
 
+// A symbolic link is followed: the file it points to is replaced and the link stays a link.
+std::string followed(std::string path) {
+  struct stat link {};
+  if (::lstat(path.c_str(), &link) != 0 || !S_ISLNK(link.st_mode)) return path;
+  char* target = ::realpath(path.c_str(), nullptr);
+  if (target == nullptr) throw FileError(errno, "is a symbolic link to nothing that can be written:", path);
+  std::string resolved(target);
+  std::free(target);
+  return resolved;
+}
+
+// path + ".tmp-XXXXXX" (a pattern to find the leftovers of a killed writer by), the file name cut so
+// that the temporary's name fits the 255 bytes a directory entry may have.
+std::string temporary_beside(const std::string& path) {
+  constexpr size_t kMaxName = 255;
+  const std::string suffix = ".tmp-XXXXXX";
+  const auto slash = path.rfind('/');
+  const size_t name_start = slash == std::string::npos ? 0 : slash + 1;
+  const size_t name_size = path.size() - name_start;
+  const size_t keep = std::min(name_size, kMaxName - suffix.size());
+  return path.substr(0, name_start + keep) + suffix;
+}
+
 std::string directory_of(const std::string& path) {
   const auto slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -27,14 +51,22 @@ std::string directory_of(const std::string& path) {
 
 }  // namespace
 
-AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), temporary_(path_ + ".tmp-XXXXXX") {
+AtomicFile::AtomicFile(std::string path) : path_(followed(std::move(path))), temporary_(temporary_beside(path_)) {
   fd_ = ::mkstemp(temporary_.data());
   if (fd_ < 0) throw FileError(errno, "cannot create a temporary file beside", path_);
   open_ = true;
-  // mkstemp makes the file private (0600); give it the permissions a new file normally gets.
-  const mode_t mask = ::umask(0);
-  ::umask(mask);
-  if (::fchmod(fd_, 0666 & ~mask) != 0) fail("cannot set the permissions of a new file for");
+  // mkstemp makes the file private (0600): give it the permissions of the file it replaces, or those
+  // a new file normally gets.
+  struct stat replaced {};
+  mode_t mode = 0;
+  if (::stat(path_.c_str(), &replaced) == 0 && S_ISREG(replaced.st_mode)) {
+    mode = replaced.st_mode & 07777;
+  } else {
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    mode = 0666 & ~mask;
+  }
+  if (::fchmod(fd_, mode) != 0) fail("cannot set the permissions of the new file for");
 }
 
 void AtomicFile::fail(const char* what) {
@@ -78,22 +110,32 @@ void write_file_atomically(const std::string& path, const uint8_t* data, uint64_
   file.commit();
 }
 
-std::vector<uint8_t> read_file(const std::string& path) {
+std::vector<uint8_t> read_file(const std::string& path, size_t start_bytes,
+                               const std::function<void(const uint8_t*, size_t)>& check_start) {
   Descriptor file;
-  file.fd = ::open(path.c_str(), O_RDONLY);
+  file.fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // O_NONBLOCK: a FIFO must not hang the open
   if (file.fd < 0) throw FileError(errno, "cannot open", path);
   struct stat info {};
   if (::fstat(file.fd, &info) != 0) throw FileError(errno, "cannot stat", path);
   if (S_ISDIR(info.st_mode)) throw FileError(EISDIR, "is a directory:", path);
-  std::vector<uint8_t> bytes(static_cast<size_t>(info.st_size));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t got = ::read(file.fd, bytes.data() + done, bytes.size() - done);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) throw FileError(errno, "cannot read", path);
-    if (got == 0) throw FileError(EIO, "file shrank while being read:", path);
-    done += static_cast<size_t>(got);
-  }
+  if (!S_ISREG(info.st_mode)) throw FileError(EINVAL, "is not a regular file:", path);
+  const int flags = ::fcntl(file.fd, F_GETFL);
+  if (flags < 0 || ::fcntl(file.fd, F_SETFL, flags & ~O_NONBLOCK) != 0) throw FileError(errno, "cannot read", path);
+  std::vector<uint8_t> bytes(std::min(static_cast<size_t>(info.st_size), start_bytes));
+  const auto read_into = [&](size_t done) {
+    while (done < bytes.size()) {
+      const ssize_t got = ::read(file.fd, bytes.data() + done, bytes.size() - done);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) throw FileError(errno, "cannot read", path);
+      if (got == 0) throw FileError(EIO, "file shrank while being read:", path);
+      done += static_cast<size_t>(got);
+    }
+  };
+  read_into(0);
+  if (check_start) check_start(bytes.data(), bytes.size());
+  const size_t head = bytes.size();
+  bytes.resize(static_cast<size_t>(info.st_size));
+  read_into(head);
   return bytes;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -23,7 +24,10 @@ class FileError : public std::system_error {
 // A file written atomically, in pieces: the bytes go to a temporary file beside path; commit()
 // flushes it to disk (fsync), renames it over path and flushes the directory. Until then nothing at
 // path changes, and a file never committed (an error, or an exception in the writer) is removed by
-// discard() or the destructor. Failures throw FileError naming path.
+// discard() or the destructor. Failures throw FileError naming path. The new file keeps the mode of
+// the file it replaces; a symbolic link at path is followed (its target is replaced, the link stays).
+// The temporary is named `<path>.tmp-XXXXXX` (the name cut to fit), so a killed writer's leftover
+// can be found.
 class AtomicFile {
  public:
   explicit AtomicFile(std::string path);
@@ -48,7 +52,11 @@ class AtomicFile {
 // The whole of data through an AtomicFile.
 void write_file_atomically(const std::string& path, const uint8_t* data, uint64_t size);
 
-// The bytes of the file at path; FileError if it cannot be read.
-std::vector<uint8_t> read_file(const std::string& path);
+// The bytes of the regular file at path; FileError if it cannot be read or is not a regular file (a
+// FIFO would block, a device never end). check_start, when given, sees the first start_bytes bytes
+// (fewer if the file is shorter) before the rest is read, and may throw to stop there: a file of the
+// wrong kind costs a few bytes of reading, not its whole size.
+std::vector<uint8_t> read_file(const std::string& path, size_t start_bytes = 0,
+                               const std::function<void(const uint8_t*, size_t)>& check_start = nullptr);
 
 }  // namespace deepcomp::codec

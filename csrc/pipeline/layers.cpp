@@ -163,6 +163,8 @@ size_t check_layer(const ModelEntries& model, LayerUse use, const std::string& c
   TORCH_CHECK_TYPE(accepts(use, entry), caller, ": layer '", name, "' is a ", entry.type, "; ", caller, " accepts ",
                    info(use).kinds,
                    entry.subclass_of.empty() ? "" : " of exactly those types (a subclass may compute something else)");
+  TORCH_CHECK_VALUE(entry.weight.numel() > 0, caller, ": layer '", name, "' (", entry.type,
+                    ") has no weights (weight shape ", entry.weight.sizes(), "); leave it out");
   check_replaceable(entry, use, caller);
   return index;
 }
@@ -190,7 +192,9 @@ LayerChoice choose_layers(const ModelEntries& model, LayerUse use, const std::st
     for (const auto& name : *layers) take(check_layer(model, use, caller, name));
   } else {
     for (size_t i = 0; i < model.size(); ++i) {
-      if (accepts(use, model[i])) {
+      if (accepts(use, model[i]) && model[i].weight.numel() == 0) {
+        if (!excluded[i]) choice.skipped.push_back({model[i].name, model[i].type, "it has no weights"});
+      } else if (accepts(use, model[i])) {
         take(i);
         if (taken[i]) check_replaceable(model[i], use, caller);
       } else if ((model[i].has_weight_matrix || !model[i].kind.empty()) && !excluded[i]) {

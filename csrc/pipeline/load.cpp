@@ -4,6 +4,7 @@
 #include <c10/util/Exception.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -31,12 +32,20 @@ std::string quoted_list(const std::vector<std::string>& names) {
 
 }  // namespace
 
-DczFile::DczFile(const std::string& path) : path_(path) {
+int64_t default_max_decoded_bytes(int64_t file_bytes) {
+  return std::max<int64_t>(int64_t{1} << 30, 256 * file_bytes);
+}
+
+DczFile::DczFile(const std::string& path, std::optional<int64_t> max_bytes) : path_(path) {
+  TORCH_CHECK_VALUE(!max_bytes || *max_bytes >= 0, "DczFile: max_bytes must be >= 0, got ", *max_bytes);
   auto contents = std::make_unique<Contents>();
-  const auto bytes = codec::read_file(path);
-  contents->file_bytes = static_cast<int64_t>(bytes.size());
   try {
-    contents->records = codec::read_container(bytes.data(), bytes.size(), {}, &contents->sizes);
+    const auto bytes = codec::read_file(path, codec::kMagic.size(), codec::check_magic);
+    contents->file_bytes = static_cast<int64_t>(bytes.size());
+    codec::ReadOptions options;
+    options.max_decoded_bytes =
+        static_cast<uint64_t>(max_bytes ? *max_bytes : default_max_decoded_bytes(contents->file_bytes));
+    contents->records = codec::read_container(bytes.data(), bytes.size(), options, &contents->sizes);
   } catch (const FormatError& error) {
     throw FormatError("'" + path + "': " + error.what());
   }

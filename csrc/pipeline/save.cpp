@@ -3,7 +3,6 @@
 
 #include <c10/util/Exception.h>
 
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
@@ -119,7 +118,8 @@ FileReport save_state(const NamedTensors& state, const std::string& path, const 
     TORCH_CHECK_VALUE(false, "save: ", error.what());
   }
   codec::write_file_atomically(path, bytes.data(), bytes.size());
-  return file_report(records, sizes, static_cast<int64_t>(std::filesystem::file_size(path)));
+  // The size written, not the path's size now: another writer may have replaced it since.
+  return file_report(records, sizes, static_cast<int64_t>(bytes.size()));
 }
 
 FileReport save(const torch::nn::Module& model, const std::string& path, const SaveOptions& options) {

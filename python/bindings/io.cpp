@@ -132,7 +132,8 @@ void bind_io(py::module_& m) {
       },
       py::arg("state"), py::arg("path"), py::arg("gap_bits"), py::arg("max_code_length"));
   py::class_<DczFile>(m, "DczFile", "A .dcz file read and checked once: report(), dense() and state(names)")
-      .def(py::init<const std::string&>(), py::arg("path"), py::call_guard<py::gil_scoped_release>())
+      .def(py::init<const std::string&, std::optional<int64_t>>(), py::arg("path"), py::arg("max_bytes") = py::none(),
+           py::call_guard<py::gil_scoped_release>())
       .def("report", &DczFile::report, py::call_guard<py::gil_scoped_release>())
       .def(
           "dense",

@@ -13,6 +13,8 @@
 #include <pybind11/stl.h>
 #include <torch/csrc/utils/pybind.h>
 
+#include <limits>
+
 #include "pipeline/table.h"
 
 namespace py = pybind11;
@@ -252,12 +254,16 @@ void bind_quantize(py::module_& m) {
   m.def(
       "plan_quantize",
       [](const ModelEntries& model, const py::object& bits, const std::string& init, const std::string& method,
-         int64_t seed, const py::object& layers, const py::object& exclude, const std::string& caller) {
+         const py::object& seed, const py::object& layers, const py::object& exclude, const std::string& caller) {
         QuantizeOptions options;
         options.bits = layer_bits(bits, caller + ": bits");
         options.init = init;
         options.method = method;
-        options.seed = seed;
+        TORCH_CHECK_TYPE(is_int(seed), caller, ": seed must be an int, got ", text_of(seed));
+        TORCH_CHECK_VALUE(seed.cast<py::int_>() >= py::int_(0) &&
+                              seed.cast<py::int_>() <= py::int_(std::numeric_limits<int64_t>::max()),
+                          caller, ": seed must be in 0..2^63-1, got ", text_of(seed));
+        options.seed = seed.cast<int64_t>();
         options.layers = names(layers, caller + ": layers");
         options.exclude = names(exclude, caller + ": exclude").value_or(std::vector<std::string>{});
         auto plan = plan_quantize(model, options, caller);

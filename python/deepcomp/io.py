@@ -16,7 +16,7 @@ import torch
 
 from . import _C, nn
 from ._layers import swap_children
-from .match_layers import match_layers as match_layers_to
+from .match_layers import matched_layers
 
 FormatError = _C.FormatError
 FileReport = _C.FileReport
@@ -49,7 +49,7 @@ def save(model: Union[torch.nn.Module, Mapping], path: PathLike, *, gap_bits: Op
 
 
 def load(path: PathLike, model: Optional[torch.nn.Module] = None, *, compressed: bool = False,
-         match_layers: bool = False):
+         match_layers: bool = False, max_bytes: Optional[int] = None):
     """The tensors of a .dcz file.
 
     Without model: a dense state dict (name -> Tensor on the CPU; compressed weights decoded, 0 where
@@ -63,8 +63,12 @@ def load(path: PathLike, model: Optional[torch.nn.Module] = None, *, compressed:
     match_layers=True: first gives each of the model's Linear / Conv2d layers the type the file stores
     it as (shared with the file's bits, masked, or plain; deepcomp.match_layers), so a freshly built
     dense model gets the compressed model back, ready to fine-tune, without pruning or k-means.
-    Raises FormatError for a malformed file, ValueError when file and model do not match, OSError
-    when the file cannot be read.
+    max_bytes: the most bytes the file's decoded tensors may take (default: 256 × the file's size,
+    at least 1 GiB); a file declaring more is refused before it is decoded.
+    All or nothing: every check (names, shapes, layer kinds) runs before the model changes, so on an
+    error the model is as it was.
+    Raises FormatError for a malformed file (or one over max_bytes), ValueError when file and model do
+    not match, OSError when the file cannot be read.
     """
     if model is None and compressed:
         raise ValueError("load: compressed=True needs a model whose linear layers it can replace")
@@ -72,15 +76,34 @@ def load(path: PathLike, model: Optional[torch.nn.Module] = None, *, compressed:
         raise TypeError(f"load needs an nn.Module to load into, got {type(model).__name__}")
     if model is None and match_layers:
         raise ValueError("load: match_layers=True needs a model whose layers it can change")
-    file = _C.DczFile(os.fspath(path))  # read and checked once, whatever is asked of it below
+    file = _open(path, max_bytes)  # read and checked once, whatever is asked of it below
     if model is None:
         return dict(file.dense())
-    if match_layers:
-        match_layers_to(model, _stored_layout(file.report()))
+    matched = matched_layers(model, _stored_layout(file.report())) if match_layers else []
+    swap_children(model, {id(old): new for old, new in matched})
+    try:
+        state, compressed_layers = _state_for(file, model, compressed)
+        _check_fits(model, state)
+    except BaseException:
+        swap_children(model, {id(new): old for old, new in matched})  # as it was
+        raise
+    model.load_state_dict(state, strict=not compressed)  # cannot fail now: every name and shape is checked
+    swap_children(model, compressed_layers)
+    return model
+
+
+def _open(path: PathLike, max_bytes: Optional[int]):
+    if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0):
+        raise ValueError(f"max_bytes must be an int >= 0 (bytes), got {max_bytes!r}")
+    return _C.DczFile(os.fspath(path), max_bytes)
+
+
+def _state_for(file, model: torch.nn.Module, compressed: bool):
+    """The state dict to load into model and, with compressed, the CompressedLinear replacements
+    {id(layer): CompressedLinear} of its linear layers the file holds quantized. Changes nothing."""
     names = list(model.state_dict().keys())
     if not compressed:
-        model.load_state_dict(dict(file.state(names)))
-        return model
+        return dict(file.state(names)), {}
     layers = _compressible_linear_layers(file.report(), model)
     parts = [f"{prefix}{leaf}" for prefix in layers for leaf in ("codebook", "indices", "mask")]
     # The model's own tensors of these layers (weight, or codebook/indices/mask, and a mask) give way to the parts.
@@ -98,9 +121,17 @@ def load(path: PathLike, model: Optional[torch.nn.Module] = None, *, compressed:
             state.pop(prefix + "indices").to(like.device), state.pop(prefix + "mask").to(like.device),
             state.pop(prefix + "codebook").to(like.device, like.dtype),
             None if bias is None else bias.to(like.device, like.dtype))
-    model.load_state_dict(state, strict=False)  # the file matched every name; the rest are replaced layers'
-    swap_children(model, replacements)
-    return model
+    return state, replacements
+
+
+def _check_fits(model: torch.nn.Module, state: Dict[str, torch.Tensor]) -> None:
+    """Raises ValueError naming every tensor of state whose shape is not the model's (load_state_dict
+    would copy the others first and leave the model half-loaded)."""
+    own = model.state_dict(keep_vars=True)
+    wrong = [f"{name}: the file's {tuple(tensor.shape)}, the model's {tuple(own[name].shape)}"
+             for name, tensor in state.items() if name in own and own[name].shape != tensor.shape]
+    if wrong:
+        raise ValueError("load: the file does not fit the model (nothing was loaded): " + "; ".join(wrong))
 
 
 def _stored_layout(report: FileReport) -> Dict[str, torch.Tensor]:
@@ -129,17 +160,18 @@ def _compressible_linear_layers(report: FileReport, model: torch.nn.Module) -> d
             if name and isinstance(module, (torch.nn.Linear, nn.SharedLinear)) and f"{name}.weight" in quantized}
 
 
-def inspect(path: PathLike) -> FileReport:
-    """The FileReport of an existing .dcz file (str() of it is the per-tensor table)."""
-    return _C.DczFile(os.fspath(path)).report()
+def inspect(path: PathLike, *, max_bytes: Optional[int] = None) -> FileReport:
+    """The FileReport of an existing .dcz file (str() of it is the per-tensor table); max_bytes as for load."""
+    return _open(path, max_bytes).report()
 
 
-def load_state(path: PathLike, names: Iterable[str]) -> Dict[str, torch.Tensor]:
+def load_state(path: PathLike, names: Iterable[str], *, max_bytes: Optional[int] = None) -> Dict[str, torch.Tensor]:
     """The tensors of a .dcz file by a model's state-dict names, without the model (what
     load(path, model) loads): `<layer>.codebook`, `.indices` and `.mask` come from a compressed
     `<layer>.weight` as stored, anything else by its own name, decoded to dense; CPU tensors.
     Raises ValueError naming the names the file cannot give and the file's tensors no name uses,
-    FormatError for a malformed file, OSError when the file cannot be read; TypeError for a single str."""
+    FormatError for a malformed file (or one over max_bytes, as for load), OSError when the file cannot be
+    read; TypeError for a single str."""
     if isinstance(names, str):
         raise TypeError(f"load_state needs a list of tensor names, got the str {names!r}")
-    return dict(_C.DczFile(os.fspath(path)).state(list(names)))
+    return dict(_open(path, max_bytes).state(list(names)))

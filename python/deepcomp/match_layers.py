@@ -1,7 +1,7 @@
 """Giving a model's layers the types a state dict was saved from, so that load_state_dict finds its names:
 resuming from a checkpoint of a compressed model without pruning or clustering again."""
 from collections.abc import Mapping
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 
@@ -28,9 +28,16 @@ def match_layers(model: torch.nn.Module, state_dict: Mapping) -> torch.nn.Module
     the model itself is a layer that must change (wrap it: nn.Sequential(layer)). Everything is
     checked before any layer changes, so on an error the model is as it was.
     """
+    swap_children(model, {id(old): new for old, new in matched_layers(model, state_dict)})
+    return model
+
+
+def matched_layers(model: torch.nn.Module, state_dict: Mapping) -> List[Tuple[torch.nn.Module, torch.nn.Module]]:
+    """(layer, its replacement) for each layer match_layers would replace, with every check made;
+    model is not changed (swapping them back undoes match_layers exactly)."""
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"deepcomp.match_layers needs a state dict (a Mapping), got {type(state_dict).__name__}")
-    replacements = {}
+    replacements = []
     for name, module in model.named_modules():
         if type(module) not in DENSE_OF:
             continue
@@ -43,9 +50,8 @@ def match_layers(model: torch.nn.Module, state_dict: Mapping) -> torch.nn.Module
             raise TypeError(f"deepcomp.match_layers: the model itself is a {type(module).__name__} and the state "
                             f"dict holds a {kind.__name__}; a model cannot replace itself, wrap it "
                             "(nn.Sequential(layer))")
-        replacements[id(module)] = _fresh(kind, module, bits)
-    swap_children(model, replacements)
-    return model
+        replacements.append((module, _fresh(kind, module, bits)))
+    return replacements
 
 
 def _saved_kind(name: str, module, state: Mapping, prefix: str) -> Tuple[Optional[type], Optional[int]]:

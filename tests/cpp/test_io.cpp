@@ -150,3 +150,15 @@ TEST_CASE("a DczFile read once answers what inspect, load and load_state answer"
   for (const auto& [name, tensor] : parts) CHECK(torch::equal(tensor, original.at(name).cpu()));
   CHECK_THROWS_WITH(file.state({"fc1.weight"}), Catch::Contains("does not match"));
 }
+
+TEST_CASE("a DczFile refuses a file whose tensors decode past max_bytes", "[io][errors]") {
+  torch::manual_seed(45);
+  PlainNet plain;
+  const SavedFile saved(*plain, "limit.dcz");
+  const int64_t decoded = deepcomp::DczFile(saved.path).report().dense_bytes;  // fp32 here: the dense bytes
+  CHECK_THROWS_AS(deepcomp::DczFile(saved.path, decoded - 1), deepcomp::FormatError);
+  CHECK_THROWS_WITH(deepcomp::DczFile(saved.path, decoded - 1), Catch::Contains("decoding limit"));
+  CHECK(deepcomp::DczFile(saved.path, decoded).report().tensors.size() == saved.report.tensors.size());
+  CHECK(deepcomp::default_max_decoded_bytes(1000) == int64_t{1} << 30);
+  CHECK(deepcomp::default_max_decoded_bytes(int64_t{1} << 30) == int64_t{256} << 30);
+}

@@ -107,3 +107,19 @@ def test_the_domain_constants_come_from_cpp():
     c = deepcomp.constants
     assert (c.MIN_BITS, c.MAX_BITS, c.DEFAULT_CONV_BITS, c.DEFAULT_LINEAR_BITS) == (1, 8, 8, 5)
     assert c.CODEBOOK_INITS == ("linear", "density", "random") and c.KMEANS_METHODS == ("lloyd", "exact")
+
+
+def test_a_layer_without_weights_is_skipped_or_refused():
+    model = nn.Sequential(nn.Linear(0, 4), nn.Linear(4, 2))
+    with pytest.warns(UserWarning, match=r"'0' \(Linear\): it has no weights"):
+        report = deepcomp.quantize(model)
+    assert [row.name for row in report] == ["1"] and type(model[0]) is nn.Linear
+    with pytest.raises(ValueError, match=r"layer '0' \(Linear\) has no weights"):
+        deepcomp.prune(nn.Sequential(nn.Linear(0, 4), nn.Linear(4, 2)), sparsity=0.5, layers=["0"])
+
+
+def test_a_seed_out_of_range_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"seed must be in 0..2\^63-1, got 1180591620717411303424"):
+        deepcomp.quantize(nn.Sequential(nn.Linear(4, 4)), seed=2**70)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        deepcomp.quantize(nn.Sequential(nn.Linear(4, 4)), seed=1.5)

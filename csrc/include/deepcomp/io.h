@@ -91,12 +91,21 @@ FileReport save_state(const NamedTensors& state, const std::string& path, const 
 // save_state of the model's parameters and buffers.
 FileReport save(const torch::nn::Module& model, const std::string& path, const SaveOptions& options = {});
 
+// The decoding limit DczFile uses unless told another: 256 × the file's size, at least 1 GiB. An
+// honest file decodes to well under it (the paper's rates are 35-49× fp32); a hostile one, which can
+// declare ~2,000 elements per byte, is refused before it is decoded.
+int64_t default_max_decoded_bytes(int64_t file_bytes);
+
 // A .dcz file read and checked once, to be asked several things: what it holds (report()) and then
 // the tensors a model needs (state()). load, load_state and inspect below each read one for a
-// single answer. Throws FormatError for a malformed file, std::system_error when it cannot be read.
+// single answer. Only regular files are opened, and the magic bytes are checked before the rest is
+// read. max_bytes: the most bytes its decoded tensors may take (codec::decoded_bytes: the dense
+// tensors plus a byte per element of each mask and index stream); default
+// default_max_decoded_bytes(file size). Throws FormatError for a malformed file or one that decodes
+// to more than max_bytes (naming the tensor and the figures), std::system_error when it cannot be read.
 class DczFile {
  public:
-  explicit DczFile(const std::string& path);
+  explicit DczFile(const std::string& path, std::optional<int64_t> max_bytes = std::nullopt);
   ~DczFile();
 
   const std::string& path() const { return path_; }

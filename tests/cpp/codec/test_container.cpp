@@ -299,3 +299,44 @@ TEST_CASE("read_container rejects damaged files", "[container]") {
     CHECK_NOTHROW(read(file_of(payloads)));
   }
 }
+
+TEST_CASE("read_container refuses a record that decodes past the limit, before decoding it", "[container]") {
+  // A fully pruned float64 tensor: its gap stream is fillers of one bit each, ~2,000 elements a byte.
+  TensorRecord record;
+  record.name = "hostile.weight";
+  record.kind = TensorKind::sparse_raw;
+  record.dtype = DType::float64;
+  record.shape = {1u << 20};
+  record.gap_bits = 8;
+  record.mask.assign(record.numel(), 0);
+  const auto file = write_container({record});
+  const uint64_t decoded = decoded_bytes(record.kind, record.dtype, record.numel());
+  CHECK(decoded == (uint64_t{1} << 20) * 9);  // float64 values and a mask byte per element
+  CHECK(decoded > 1000 * file.size());
+  ReadOptions options;
+  options.max_decoded_bytes = decoded - 1;
+  CHECK_THROWS_WITH(read_container(file.data(), file.size(), options),
+                    Catch::Contains("'hostile.weight': decodes to 9437184 bytes") &&
+                        Catch::Contains("decoding limit"));
+  options.max_decoded_bytes = decoded;
+  CHECK(read_container(file.data(), file.size(), options).at(0).numel() == record.numel());
+  // The limit is for all the records together.
+  auto second = record;
+  second.name = "second.weight";
+  const auto both = write_container({record, second});
+  options.max_decoded_bytes = 2 * decoded - 1;
+  CHECK_THROWS_WITH(read_container(both.data(), both.size(), options), Catch::Contains("'second.weight'"));
+}
+
+TEST_CASE("a dimension above 2^48 is refused even beside a 0 (no elements)", "[container]") {
+  CHECK_THROWS_WITH(write_container({one("w", TensorKind::raw, DType::uint8, {0, uint64_t{1} << 62})}),
+                    Catch::Contains("dimension above 2^48"));
+  auto payloads = payloads_of(write_container({one("w", TensorKind::raw, DType::uint8, {0, 5})}));
+  // name length, name, kind, dtype, rank, the dimensions 0 and 5: make the 5 a varint of 2^62.
+  auto& payload = payloads.at(0);
+  REQUIRE(payload.at(6) == 5);
+  payload.erase(payload.begin() + 6);
+  const Bytes huge{0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40};
+  payload.insert(payload.begin() + 6, huge.begin(), huge.end());
+  CHECK_THROWS_WITH(read(file_of(payloads)), Catch::Contains("'w': a dimension above 2^48"));
+}

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
+#include <stdexcept>
 
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -157,4 +158,47 @@ TEST_CASE("read_file reports what it cannot read", "[file_io]") {
   } catch (const FileError& error) {
     CHECK(error.code().value() == EISDIR);
   }
+}
+
+TEST_CASE("read_file opens regular files only, and checks the start before reading the rest", "[file_io]") {
+  TemporaryDirectory dir;
+  const auto fifo = (dir.path / "pipe.dcz").string();
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  try {
+    read_file(fifo);  // without O_NONBLOCK the open would wait for a writer forever
+    FAIL("no FileError");
+  } catch (const FileError& error) {
+    CHECK(error.code().value() == EINVAL);
+    CHECK(std::string(error.what()).find("not a regular file") != std::string::npos);
+  }
+  const auto file = (dir.path / "f.bin").string();
+  write_file_atomically(file, Bytes{1, 2, 3, 4, 5, 6}.data(), 6);
+  Bytes seen;
+  CHECK(read_file(file, 2, [&](const uint8_t* data, size_t size) { seen.assign(data, data + size); }) ==
+        Bytes{1, 2, 3, 4, 5, 6});
+  CHECK(seen == Bytes{1, 2});
+  CHECK_THROWS_AS(read_file(file, 2, [](const uint8_t*, size_t) { throw std::runtime_error("wrong start"); }),
+                  std::runtime_error);
+}
+
+TEST_CASE("an AtomicFile keeps the replaced file's mode and follows a symbolic link", "[file_io]") {
+  TemporaryDirectory dir;
+  const auto target = (dir.path / "private.dcz").string();
+  write_file_atomically(target, Bytes{1}.data(), 1);
+  REQUIRE(::chmod(target.c_str(), 0600) == 0);
+  write_file_atomically(target, Bytes{2}.data(), 1);
+  struct stat info {};
+  REQUIRE(::stat(target.c_str(), &info) == 0);
+  CHECK((info.st_mode & 07777) == 0600);
+
+  const auto link = (dir.path / "link.dcz").string();
+  REQUIRE(::symlink(target.c_str(), link.c_str()) == 0);
+  write_file_atomically(link, Bytes{3, 3}.data(), 2);
+  REQUIRE(::lstat(link.c_str(), &info) == 0);
+  CHECK(S_ISLNK(info.st_mode));  // still a link, to the new contents
+  CHECK(read_file(target) == Bytes{3, 3});
+
+  const std::string long_name = (dir.path / std::string(250, 'n')).string();  // + ".tmp-XXXXXX" > 255
+  write_file_atomically(long_name, Bytes{4}.data(), 1);
+  CHECK(read_file(long_name) == Bytes{4});
 }
