@@ -5,7 +5,9 @@
 #include <cstdlib>
 #include <utility>
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,12 +51,44 @@ std::string directory_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+// Removes the temporaries a killed writer left beside `temporary` (same name up to the random
+// suffix). A live writer holds a lock on its temporary, so only abandoned ones are removed.
+void remove_abandoned(const std::string& temporary) {
+  const std::string directory = directory_of(temporary);
+  const auto slash = temporary.rfind('/');
+  const std::string stem = temporary.substr(slash == std::string::npos ? 0 : slash + 1);
+  const std::string prefix = stem.substr(0, stem.size() - 6);  // without XXXXXX
+  DIR* entries = ::opendir(directory.c_str());
+  if (entries == nullptr) return;  // mkstemp will say what is wrong with the directory
+  while (const dirent* entry = ::readdir(entries)) {
+    const std::string name = entry->d_name;
+    if (name.size() != stem.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string leftover = directory + "/" + name;
+    Descriptor file;
+    file.fd = ::open(leftover.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    struct stat info {};
+    if (file.fd < 0 || ::fstat(file.fd, &info) != 0 || !S_ISREG(info.st_mode)) continue;
+    if (::flock(file.fd, LOCK_EX | LOCK_NB) == 0) ::unlink(leftover.c_str());
+  }
+  ::closedir(entries);
+}
+
 }  // namespace
 
 AtomicFile::AtomicFile(std::string path) : path_(followed(std::move(path))), temporary_(temporary_beside(path_)) {
+  remove_abandoned(temporary_);
   fd_ = ::mkstemp(temporary_.data());
   if (fd_ < 0) throw FileError(errno, "cannot create a temporary file beside", path_);
   open_ = true;
+  // The lock tells other writers' remove_abandoned that this temporary is in use; it goes with the
+  // descriptor, also when the process is killed.
+  if (::flock(fd_, LOCK_EX) != 0) fail("cannot lock a temporary file beside");
+  struct stat mine {}, named {};
+  if (::fstat(fd_, &mine) != 0 || ::stat(temporary_.c_str(), &named) != 0 || mine.st_ino != named.st_ino) {
+    open_ = false;  // the name is not ours any more: nothing to remove
+    ::close(std::exchange(fd_, -1));
+    throw FileError(ENOENT, "another writer removed the new temporary file beside", path_);
+  }
   // mkstemp makes the file private (0600): give it the permissions of the file it replaces, or those
   // a new file normally gets.
   struct stat replaced {};
@@ -89,9 +123,10 @@ void AtomicFile::write(const uint8_t* data, uint64_t size) {
 void AtomicFile::commit() {
   if (!open_) throw FileError(EBADF, "already committed or discarded:", path_);
   if (::fsync(fd_) != 0) fail("cannot flush to disk");
-  if (::close(std::exchange(fd_, -1)) != 0) fail("cannot write");
+  // Renamed while still open (and so locked): no other writer takes it for abandoned in between.
   if (::rename(temporary_.c_str(), path_.c_str()) != 0) fail("cannot rename a temporary file to");
   open_ = false;
+  if (::close(std::exchange(fd_, -1)) != 0) throw FileError(errno, "written and flushed, but closing failed for", path_);
   // The rename is durable once the directory is flushed; a failure here loses nothing written.
   Descriptor directory;
   directory.fd = ::open(directory_of(path_).c_str(), O_RDONLY | O_DIRECTORY);

@@ -26,8 +26,8 @@ class FileError : public std::system_error {
 // path changes, and a file never committed (an error, or an exception in the writer) is removed by
 // discard() or the destructor. Failures throw FileError naming path. The new file keeps the mode of
 // the file it replaces; a symbolic link at path is followed (its target is replaced, the link stays).
-// The temporary is named `<path>.tmp-XXXXXX` (the name cut to fit), so a killed writer's leftover
-// can be found.
+// The temporary is named `<path>.tmp-XXXXXX` (the name cut to fit) and locked (flock) while written;
+// a new AtomicFile for the same path removes the unlocked ones, which killed writers left.
 class AtomicFile {
  public:
   explicit AtomicFile(std::string path);

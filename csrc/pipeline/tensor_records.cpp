@@ -4,7 +4,6 @@
 
 #include <ATen/ops/empty.h>
 #include <ATen/ops/ones.h>
-#include <ATen/ops/zeros.h>
 #include <c10/util/Exception.h>
 
 #include <cstring>
@@ -68,16 +67,56 @@ std::vector<int64_t> sizes_of(const codec::TensorRecord& record) {
   return {record.shape.begin(), record.shape.end()};
 }
 
+void check_bools(const std::vector<uint8_t>& bytes, const std::string& name) {
+  for (const uint8_t byte : bytes) {
+    if (byte > 1) throw FormatError("'" + name + "': a bool value is neither 0 nor 1");
+  }
+}
+
 at::Tensor tensor_from_bytes(const std::vector<uint8_t>& bytes, at::IntArrayRef sizes, codec::DType dtype,
                              const std::string& name) {
   auto t = at::empty(sizes, at::dtype(scalar_type_of(dtype)));
   TORCH_INTERNAL_ASSERT(static_cast<size_t>(t.nbytes()) == bytes.size());
-  if (dtype == codec::DType::boolean) {
-    for (const uint8_t byte : bytes) {
-      if (byte > 1) throw FormatError("'" + name + "': a bool value is neither 0 nor 1");
-    }
-  }
+  if (dtype == codec::DType::boolean) check_bools(bytes, name);
   if (!bytes.empty()) std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
+  return t;
+}
+
+// Whole elements of `Word` bytes: out[i] = kept ? the next element of source (through codebook, when
+// given, by its uint8 index) : 0, for i < numel; keep == nullptr keeps every element. One pass, no
+// temporaries: decoding costs the dense tensor and nothing more.
+template <typename Word>
+void scatter_kept(const uint8_t* keep, const uint8_t* source, const uint8_t* codebook, uint8_t* out, uint64_t numel) {
+  for (uint64_t i = 0; i < numel; ++i) {
+    Word word = 0;
+    if (keep == nullptr || keep[i]) {
+      const uint8_t* element = source;
+      if (codebook != nullptr) {
+        element = codebook + sizeof(Word) * *source++;
+      } else {
+        source += sizeof(Word);
+      }
+      std::memcpy(&word, element, sizeof(Word));
+    }
+    std::memcpy(out + sizeof(Word) * i, &word, sizeof(Word));
+  }
+}
+
+// A tensor of record's shape and `dtype` holding scatter_kept of source (and codebook) by record's mask.
+at::Tensor scattered(const codec::TensorRecord& record, codec::DType dtype, const std::vector<uint8_t>& source,
+                     const std::vector<uint8_t>* codebook) {
+  auto t = at::empty(sizes_of(record), at::dtype(scalar_type_of(dtype)));
+  const uint8_t* keep = codec::is_sparse(record.kind) ? record.mask.data() : nullptr;
+  const uint8_t* table = codebook ? codebook->data() : nullptr;
+  auto* out = static_cast<uint8_t*>(t.data_ptr());
+  const uint64_t numel = record.numel();
+  switch (codec::dtype_size(dtype)) {
+    case 1: scatter_kept<uint8_t>(keep, source.data(), table, out, numel); break;
+    case 2: scatter_kept<uint16_t>(keep, source.data(), table, out, numel); break;
+    case 4: scatter_kept<uint32_t>(keep, source.data(), table, out, numel); break;
+    case 8: scatter_kept<uint64_t>(keep, source.data(), table, out, numel); break;
+    default: TORCH_INTERNAL_ASSERT(false, "element size ", codec::dtype_size(dtype));
+  }
   return t;
 }
 
@@ -119,18 +158,12 @@ codec::TensorRecord codebook_record(const std::string& name, const at::Tensor& c
 }
 
 at::Tensor dense_tensor(const codec::TensorRecord& record) {
-  const auto sizes = sizes_of(record);
-  if (record.kind == codec::TensorKind::raw) return tensor_from_bytes(record.values, sizes, record.dtype, record.name);
+  if (record.kind == codec::TensorKind::raw) return tensor_from_bytes(record.values, sizes_of(record), record.dtype, record.name);
   if (record.kind == codec::TensorKind::sparse_raw) {
-    const auto kept = static_cast<int64_t>(record.kept());
-    const auto values = tensor_from_bytes(record.values, {kept}, record.dtype, record.name);
-    auto dense = at::zeros(sizes, values.options());
-    dense.masked_scatter_(mask_tensor(record), values);
-    return dense;
+    if (record.dtype == codec::DType::boolean) check_bools(record.values, record.name);
+    return scattered(record, record.dtype, record.values, nullptr);
   }
-  const auto codebook = codebook_tensor(record);
-  auto dense = codebook.index_select(0, indices_tensor(record).view(-1).to(at::kLong)).view(sizes);
-  return dense.masked_fill_(mask_tensor(record).logical_not(), 0);
+  return scattered(record, record.dtype, record.indices, &record.codebook);  // indices < 2^index_bits: in the codebook
 }
 
 at::Tensor codebook_tensor(const codec::TensorRecord& record) {
@@ -140,15 +173,7 @@ at::Tensor codebook_tensor(const codec::TensorRecord& record) {
 
 at::Tensor indices_tensor(const codec::TensorRecord& record) {
   TORCH_INTERNAL_ASSERT(codec::has_codebook(record.kind));
-  const auto sizes = sizes_of(record);
-  if (record.kind == codec::TensorKind::dense_codebook) {
-    return tensor_from_bytes(record.indices, sizes, codec::DType::uint8, record.name);
-  }
-  const auto kept = tensor_from_bytes(record.indices, {static_cast<int64_t>(record.indices.size())},
-                                      codec::DType::uint8, record.name);
-  auto indices = at::zeros(sizes, at::dtype(at::kByte));
-  indices.masked_scatter_(mask_tensor(record), kept);
-  return indices;
+  return scattered(record, codec::DType::uint8, record.indices, nullptr);  // 0 where pruned
 }
 
 at::Tensor mask_tensor(const codec::TensorRecord& record) {

@@ -202,3 +202,19 @@ TEST_CASE("an AtomicFile keeps the replaced file's mode and follows a symbolic l
   write_file_atomically(long_name, Bytes{4}.data(), 1);
   CHECK(read_file(long_name) == Bytes{4});
 }
+
+TEST_CASE("a save removes the temporaries killed writers left, never a live writer's", "[file_io]") {
+  TemporaryDirectory dir;
+  const auto target = (dir.path / "model.dcz").string();
+  const auto abandoned = target + ".tmp-AbCdEf";  // as a killed writer leaves it: no one holds its lock
+  write_file_atomically(abandoned, Bytes{1}.data(), 1);
+  AtomicFile live(target);  // a writer still at work: its temporary is locked
+  write_file_atomically(target, Bytes{2}.data(), 1);
+  CHECK_FALSE(fs::exists(abandoned));
+  size_t temporaries = 0;
+  for (const auto& entry : fs::directory_iterator(dir.path)) temporaries += entry.path().string() != target;
+  CHECK(temporaries == 1);  // the live writer's
+  live.write(Bytes{3}.data(), 1);
+  live.commit();
+  CHECK(read_file(target) == Bytes{3});
+}
