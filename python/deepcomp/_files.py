@@ -15,13 +15,18 @@ class _AtomicRaw(io.RawIOBase):
     def __init__(self, file: "_C.AtomicFile"):
         super().__init__()
         self._file = file
+        self.failure = None  # the OSError a write raised, which a writer such as torch.save may hide
 
     def writable(self) -> bool:
         return True
 
     def write(self, data) -> int:
         view = memoryview(data).cast("B")
-        self._file.write(view)
+        try:
+            self._file.write(view)
+        except OSError as error:
+            self.failure = error
+            raise
         return len(view)
 
 
@@ -31,12 +36,19 @@ def open_atomically(path: PathLike) -> Iterator[BinaryIO]:
     the bytes go to a temporary file beside path, and only when the with-block ends without an
     exception is the file flushed to disk and renamed over path. A reader never sees half a file; on
     an error nothing at path changes and no temporary file is left. New files get the usual
-    permissions (0666 less the umask). Raises OSError naming path."""
+    permissions (0666 less the umask); a replaced file keeps its mode. Raises OSError naming path
+    when the file cannot be written (a full disk, too large), also from inside torch.save."""
     atomic = _C.AtomicFile(os.fspath(path))
+    raw = _AtomicRaw(atomic)
     try:
-        with io.BufferedWriter(_AtomicRaw(atomic)) as file:
+        with io.BufferedWriter(raw) as file:
             yield file
         atomic.commit()
+    except Exception as error:
+        # torch.save reports a failed write as its own RuntimeError ("unexpected pos ..."): say what failed.
+        if raw.failure is not None and error is not raw.failure:
+            raise raw.failure from error
+        raise
     finally:
         atomic.discard()  # nothing once committed
 

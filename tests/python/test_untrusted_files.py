@@ -127,3 +127,20 @@ def test_saving_keeps_the_mode_of_the_file_it_replaces_and_follows_links(tmp_pat
     long_name = tmp_path / ("m" * 250)
     deepcomp.save({"x": torch.ones(1)}, long_name)
     assert torch.equal(deepcomp.load(long_name)["x"], torch.ones(1))
+
+
+def test_a_write_that_fails_inside_torch_save_is_an_oserror(tmp_path):
+    # A file-size limit stands in for a full disk: torch.save would report "unexpected pos".
+    code = (
+        "import resource, signal, torch, deepcomp\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, 1 << 16))\n"
+        "try:\n"
+        f"    with deepcomp.open_atomically({str(tmp_path / 'big.pt')!r}) as f:\n"
+        "        torch.save({'x': torch.zeros(1 << 20)}, f)\n"
+        "except OSError as error:\n"
+        "    print('OSError', error.errno)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.startswith("OSError 27"), done.stdout + done.stderr  # EFBIG
+    assert os.listdir(tmp_path) == []  # nothing at the path, no temporary
