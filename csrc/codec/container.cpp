@@ -66,6 +66,9 @@ void check_record(const TensorRecord& record, std::set<std::string>& names) {
   }
   const uint64_t numel = element_count(record.shape);
   if (numel > kMaxElements) invalid("too many elements");
+  if (record.dtype == DType::boolean && std::any_of(record.values.begin(), record.values.end(), [](uint8_t b) { return b > 1; })) {
+    invalid("a bool value is neither 0 nor 1");
+  }
   const uint64_t size = static_cast<uint64_t>(dtype_size(record.dtype));
   if (is_sparse(record.kind)) {
     if (record.gap_bits < kMinGapBits || record.gap_bits > kMaxGapBits) invalid("gap bits must be in 1..8");
@@ -207,6 +210,9 @@ TensorRecord read_record(ByteReader& in, RecordBytes& bytes, uint64_t& decode_bu
     const uint8_t* values = in.take(kept * size, "values");
     record.values.assign(values, values + kept * size);
     bytes.values = kept * size;
+    if (record.dtype == DType::boolean && std::any_of(values, values + kept, [](uint8_t b) { return b > 1; })) {
+      in.fail(where + ": a bool value is neither 0 nor 1");
+    }
   }
   if (in.remaining() != 0) in.fail(where + ": " + std::to_string(in.remaining()) + " byte(s) after the tensor's data");
   return record;

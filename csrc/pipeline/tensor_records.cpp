@@ -8,6 +8,8 @@
 
 #include <cstring>
 
+#include "codec/dense.h"
+
 namespace deepcomp {
 namespace {
 
@@ -67,56 +69,18 @@ std::vector<int64_t> sizes_of(const codec::TensorRecord& record) {
   return {record.shape.begin(), record.shape.end()};
 }
 
-void check_bools(const std::vector<uint8_t>& bytes, const std::string& name) {
-  for (const uint8_t byte : bytes) {
-    if (byte > 1) throw FormatError("'" + name + "': a bool value is neither 0 nor 1");
-  }
-}
-
-at::Tensor tensor_from_bytes(const std::vector<uint8_t>& bytes, at::IntArrayRef sizes, codec::DType dtype,
-                             const std::string& name) {
+at::Tensor tensor_from_bytes(const std::vector<uint8_t>& bytes, at::IntArrayRef sizes, codec::DType dtype) {
   auto t = at::empty(sizes, at::dtype(scalar_type_of(dtype)));
   TORCH_INTERNAL_ASSERT(static_cast<size_t>(t.nbytes()) == bytes.size());
-  if (dtype == codec::DType::boolean) check_bools(bytes, name);
   if (!bytes.empty()) std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
   return t;
 }
 
-// Whole elements of `Word` bytes: out[i] = kept ? the next element of source (through codebook, when
-// given, by its uint8 index) : 0, for i < numel; keep == nullptr keeps every element. One pass, no
-// temporaries: decoding costs the dense tensor and nothing more.
-template <typename Word>
-void scatter_kept(const uint8_t* keep, const uint8_t* source, const uint8_t* codebook, uint8_t* out, uint64_t numel) {
-  for (uint64_t i = 0; i < numel; ++i) {
-    Word word = 0;
-    if (keep == nullptr || keep[i]) {
-      const uint8_t* element = source;
-      if (codebook != nullptr) {
-        element = codebook + sizeof(Word) * *source++;
-      } else {
-        source += sizeof(Word);
-      }
-      std::memcpy(&word, element, sizeof(Word));
-    }
-    std::memcpy(out + sizeof(Word) * i, &word, sizeof(Word));
-  }
-}
-
-// A tensor of record's shape and `dtype` holding scatter_kept of source (and codebook) by record's mask.
-at::Tensor scattered(const codec::TensorRecord& record, codec::DType dtype, const std::vector<uint8_t>& source,
-                     const std::vector<uint8_t>* codebook) {
+// A tensor of record's shape and `dtype`, filled by decode (dense.h).
+template <typename Decode>
+at::Tensor decoded(const codec::TensorRecord& record, codec::DType dtype, Decode&& decode) {
   auto t = at::empty(sizes_of(record), at::dtype(scalar_type_of(dtype)));
-  const uint8_t* keep = codec::is_sparse(record.kind) ? record.mask.data() : nullptr;
-  const uint8_t* table = codebook ? codebook->data() : nullptr;
-  auto* out = static_cast<uint8_t*>(t.data_ptr());
-  const uint64_t numel = record.numel();
-  switch (codec::dtype_size(dtype)) {
-    case 1: scatter_kept<uint8_t>(keep, source.data(), table, out, numel); break;
-    case 2: scatter_kept<uint16_t>(keep, source.data(), table, out, numel); break;
-    case 4: scatter_kept<uint32_t>(keep, source.data(), table, out, numel); break;
-    case 8: scatter_kept<uint64_t>(keep, source.data(), table, out, numel); break;
-    default: TORCH_INTERNAL_ASSERT(false, "element size ", codec::dtype_size(dtype));
-  }
+  decode(record, static_cast<uint8_t*>(t.data_ptr()));
   return t;
 }
 
@@ -158,29 +122,24 @@ codec::TensorRecord codebook_record(const std::string& name, const at::Tensor& c
 }
 
 at::Tensor dense_tensor(const codec::TensorRecord& record) {
-  if (record.kind == codec::TensorKind::raw) return tensor_from_bytes(record.values, sizes_of(record), record.dtype, record.name);
-  if (record.kind == codec::TensorKind::sparse_raw) {
-    if (record.dtype == codec::DType::boolean) check_bools(record.values, record.name);
-    return scattered(record, record.dtype, record.values, nullptr);
-  }
-  return scattered(record, record.dtype, record.indices, &record.codebook);  // indices < 2^index_bits: in the codebook
+  return decoded(record, record.dtype, codec::decode_dense);
 }
 
 at::Tensor codebook_tensor(const codec::TensorRecord& record) {
   TORCH_INTERNAL_ASSERT(codec::has_codebook(record.kind));
-  return tensor_from_bytes(record.codebook, {int64_t{1} << record.index_bits}, record.dtype, record.name);
+  return tensor_from_bytes(record.codebook, {int64_t{1} << record.index_bits}, record.dtype);
 }
 
 at::Tensor indices_tensor(const codec::TensorRecord& record) {
   TORCH_INTERNAL_ASSERT(codec::has_codebook(record.kind));
-  return scattered(record, codec::DType::uint8, record.indices, nullptr);  // 0 where pruned
+  return decoded(record, codec::DType::uint8, codec::decode_indices);  // 0 where pruned
 }
 
 at::Tensor mask_tensor(const codec::TensorRecord& record) {
   const auto sizes = sizes_of(record);
   if (record.kind == codec::TensorKind::dense_codebook) return at::ones(sizes, at::dtype(at::kBool));
   TORCH_INTERNAL_ASSERT(codec::is_sparse(record.kind));
-  return tensor_from_bytes(record.mask, sizes, codec::DType::boolean, record.name);
+  return tensor_from_bytes(record.mask, sizes, codec::DType::boolean);
 }
 
 }  // namespace deepcomp

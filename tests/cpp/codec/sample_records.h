@@ -56,6 +56,9 @@ inline TensorRecord random_record(std::mt19937_64& rng, const std::string& name,
     for (auto& index : record.indices) index = static_cast<uint8_t>(skew(rng) % (1 << bits));
   } else {
     record.values = random_bytes(rng, kept * size);
+    if (dtype == DType::boolean) {
+      for (auto& value : record.values) value &= 1;  // a bool is 0 or 1
+    }
   }
   return record;
 }
