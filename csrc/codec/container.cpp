@@ -52,7 +52,7 @@ bool valid_utf8(const std::string& text) {
 
 void check_record(const TensorRecord& record, std::set<std::string>& names) {
   auto invalid = [&](const std::string& what) {
-    throw std::invalid_argument("record '" + record.name + "': " + what);
+    throw std::invalid_argument("record '" + printable(record.name) + "': " + what);
   };
   if (record.name.empty() || record.name.size() > kMaxNameBytes || !valid_utf8(record.name)) {
     invalid("a name must be 1.." + std::to_string(kMaxNameBytes) + " bytes of UTF-8 without NUL");
@@ -135,7 +135,7 @@ TensorRecord read_record(ByteReader& in, RecordBytes& bytes, uint64_t& decode_bu
   const uint8_t* name = in.take(name_size, "name");
   record.name.assign(reinterpret_cast<const char*>(name), name_size);
   if (!valid_utf8(record.name)) in.fail("the name is not UTF-8 without NUL");
-  const std::string where = "'" + record.name + "'";
+  const std::string where = "'" + printable(record.name) + "'";
   const uint8_t kind = in.u8("kind");
   if (kind >= kKindCount) in.fail(where + ": unknown kind " + std::to_string(kind));
   record.kind = static_cast<TensorKind>(kind);
@@ -219,6 +219,20 @@ TensorRecord read_record(ByteReader& in, RecordBytes& bytes, uint64_t& decode_bu
 }
 
 }  // namespace
+
+std::string printable(const std::string& text) {
+  std::string shown;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      static const char* const hex = "0123456789abcdef";
+      shown += {'\\', 'x', hex[byte >> 4], hex[byte & 15]};
+    } else {
+      shown += c;
+    }
+  }
+  return shown;
+}
 
 const char* kind_name(TensorKind kind) {
   switch (kind) {

@@ -32,6 +32,9 @@ enum class DType : uint8_t {
 };
 
 const char* kind_name(TensorKind kind);  // "raw", "dense_codebook", ...
+// text with its control bytes (NUL, ESC, ...) written as \xNN, for messages: a name from a user or a
+// file must not cut a message short or drive a terminal.
+std::string printable(const std::string& text);
 const char* dtype_name(DType dtype);     // "float32", ...
 int dtype_size(DType dtype);             // bytes per element
 bool is_floating(DType dtype);

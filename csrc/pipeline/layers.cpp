@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "codec/container.h"
+
 namespace deepcomp {
 namespace {
 
@@ -119,7 +121,7 @@ size_t find_named(const ModelEntries& model, LayerUse use, const std::string& ca
     if (accepts(use, entry)) known.push_back(entry.name);
   }
   const auto close = close_matches(name, known);
-  C10_THROW_ERROR(ValueError, c10::str(caller, ": no layer named '", name, "' in the model",
+  C10_THROW_ERROR(ValueError, c10::str(caller, ": no layer named '", codec::printable(name), "' in the model",
                                        close.empty() ? "; the layers it accepts: [" + quoted_list(known) + "]"
                                                      : "; did you mean " + quoted_list(close) + "?"));
 }

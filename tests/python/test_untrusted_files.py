@@ -144,3 +144,10 @@ def test_a_write_that_fails_inside_torch_save_is_an_oserror(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.startswith("OSError 27"), done.stdout + done.stderr  # EFBIG
     assert os.listdir(tmp_path) == []  # nothing at the path, no temporary
+
+
+def test_a_name_with_control_bytes_is_shown_whole_in_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"record 'a\\x00b\.weight'"):
+        deepcomp.save({"a\x00b.weight": torch.ones(2)}, tmp_path / "nul.dcz")
+    with pytest.raises(ValueError, match=r"no layer named 'x\\x00y'"):
+        deepcomp.prune(nn.Sequential(nn.Linear(2, 2)), sparsity=0.5, layers=["x\x00y"])
