@@ -33,7 +33,8 @@ auto options_of(const Layer& layer) {
 }
 
 // How the C++ front end handles one kind of the layer table: its C++ type, its dense weight, and
-// the twins prune and quantize replace it with.
+// its twins: the masked one prune makes of a plain layer, the shared one quantize makes, the plain
+// one to_plain makes.
 struct CppKind {
   std::string_view name;  // as in layer_kinds()
   const std::type_info& type;
@@ -42,24 +43,48 @@ struct CppKind {
   std::optional<MaskedTensors> (*masked)(torch::nn::Module&);
   ModulePtr (*masked_twin)(torch::nn::Module&);
   ModulePtr (*shared_twin)(torch::nn::Module&, const nn::SharedWeight&);
+  ModulePtr (*plain_twin)(torch::nn::Module&);  // nullptr for the plain kinds
 };
 
-template <typename Layer, typename Masked, typename Shared, typename DenseHolder = void>
+// Layer: the C++ type; Masked, Shared: its twins; Plain: the torch module holder it stands for.
+template <typename Layer, typename Masked, typename Shared, typename Plain>
 CppKind cpp_kind(std::string_view name) {
+  using PlainImpl = typename Plain::ContainedType;
+  constexpr bool is_plain = std::is_same_v<Layer, PlainImpl>;
   constexpr bool is_masked = std::is_same_v<Layer, Masked>;
   constexpr bool is_shared = std::is_same_v<Layer, Shared>;
+  const auto weight = [](torch::nn::Module& module) -> torch::Tensor {
+    auto& layer = static_cast<Layer&>(module);
+    if constexpr (is_shared) {
+      return layer.weight();
+    } else {
+      return layer.weight;
+    }
+  };
+  ModulePtr (*plain_twin)(torch::nn::Module&) = nullptr;
+  if constexpr (!is_plain) {
+    plain_twin = [](torch::nn::Module& module) -> ModulePtr {
+      auto& layer = static_cast<Layer&>(module);
+      torch::Tensor dense;
+      if constexpr (is_shared) {
+        dense = layer.weight();
+      } else {
+        dense = layer.weight;
+      }
+      auto plain = std::make_shared<PlainImpl>(layer.options);
+      plain->to(dense.device(), dense.scalar_type());
+      torch::NoGradGuard no_grad;
+      plain->weight.copy_(dense);
+      if (layer.bias.defined()) plain->bias.copy_(layer.bias);
+      plain->train(layer.is_training());
+      return plain;
+    };
+  }
   return {
       name,
       typeid(Layer),
       [](const torch::nn::Module& module) { return dynamic_cast<const Layer*>(&module) != nullptr; },
-      [](torch::nn::Module& module) -> torch::Tensor {
-        auto& layer = static_cast<Layer&>(module);
-        if constexpr (is_shared) {
-          return layer.weight();
-        } else {
-          return layer.weight;
-        }
-      },
+      weight,
       [](torch::nn::Module& module) -> std::optional<MaskedTensors> {
         if constexpr (is_masked) {
           auto& layer = static_cast<Layer&>(module);
@@ -69,29 +94,35 @@ CppKind cpp_kind(std::string_view name) {
         }
       },
       [](torch::nn::Module& module) -> ModulePtr {
-        if constexpr (std::is_void_v<DenseHolder>) {
+        if constexpr (is_plain) {  // the twin shares the plain layer's Parameters
+          auto twin = std::make_shared<Masked>(Plain(std::static_pointer_cast<Layer>(module.shared_from_this())));
+          twin->train(module.is_training());
+          return twin;
+        } else {
           TORCH_INTERNAL_ASSERT(false, "no masked twin is made of a ", module.name());
           return nullptr;
-        } else {  // a plain layer: the twin shares its Parameters
-          return std::make_shared<Masked>(DenseHolder(std::static_pointer_cast<Layer>(module.shared_from_this())));
         }
       },
       [](torch::nn::Module& module, const nn::SharedWeight& shared) -> ModulePtr {
         auto& layer = static_cast<Layer&>(module);
-        return std::make_shared<Shared>(options_of(layer), shared, layer.bias);
+        auto twin = std::make_shared<Shared>(options_of(layer), shared, layer.bias);
+        twin->train(module.is_training());
+        return twin;
       },
+      plain_twin,
   };
 }
 
 const std::vector<CppKind>& cpp_kinds() {
   static const auto kinds = [] {
+    using torch::nn::Conv2d, torch::nn::Linear;
     std::vector<CppKind> table{
-        cpp_kind<LinearImpl, MaskedLinearImpl, SharedLinearImpl, torch::nn::Linear>("Linear"),
-        cpp_kind<Conv2dImpl, MaskedConv2dImpl, SharedConv2dImpl, torch::nn::Conv2d>("Conv2d"),
-        cpp_kind<MaskedLinearImpl, MaskedLinearImpl, SharedLinearImpl>("MaskedLinear"),
-        cpp_kind<MaskedConv2dImpl, MaskedConv2dImpl, SharedConv2dImpl>("MaskedConv2d"),
-        cpp_kind<SharedLinearImpl, MaskedLinearImpl, SharedLinearImpl>("SharedLinear"),
-        cpp_kind<SharedConv2dImpl, MaskedConv2dImpl, SharedConv2dImpl>("SharedConv2d"),
+        cpp_kind<LinearImpl, MaskedLinearImpl, SharedLinearImpl, Linear>("Linear"),
+        cpp_kind<Conv2dImpl, MaskedConv2dImpl, SharedConv2dImpl, Conv2d>("Conv2d"),
+        cpp_kind<MaskedLinearImpl, MaskedLinearImpl, SharedLinearImpl, Linear>("MaskedLinear"),
+        cpp_kind<MaskedConv2dImpl, MaskedConv2dImpl, SharedConv2dImpl, Conv2d>("MaskedConv2d"),
+        cpp_kind<SharedLinearImpl, MaskedLinearImpl, SharedLinearImpl, Linear>("SharedLinear"),
+        cpp_kind<SharedConv2dImpl, MaskedConv2dImpl, SharedConv2dImpl, Conv2d>("SharedConv2d"),
     };
     for (const auto& kind : table) TORCH_INTERNAL_ASSERT(find_layer_kind(kind.name), kind.name, " is not in layer_kinds()");
     return table;
@@ -167,6 +198,11 @@ std::optional<MaskedTensors> masked_tensors(torch::nn::Module& module) {
 }
 
 ModulePtr masked_twin(torch::nn::Module& dense) { return cpp_kind_of(dense)->masked_twin(dense); }
+
+ModulePtr plain_twin(torch::nn::Module& layer) {
+  const auto* kind = cpp_kind_of(layer);
+  return kind && kind->plain_twin ? kind->plain_twin(layer) : nullptr;
+}
 
 ModulePtr shared_twin(torch::nn::Module& layer, const nn::SharedWeight& shared) {
   return cpp_kind_of(layer)->shared_twin(layer, shared);

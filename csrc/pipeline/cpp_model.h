@@ -30,9 +30,12 @@ struct MaskedTensors {
 };
 std::optional<MaskedTensors> masked_tensors(torch::nn::Module& module);
 
-// A plain layer's masked twin (sharing its weight and bias Parameters; mask all true).
+// A plain layer's masked twin (sharing its weight and bias Parameters; mask all true; its training mode).
 ModulePtr masked_twin(torch::nn::Module& dense);
-// The shared twin of a layer of the table, holding `shared` and sharing the layer's bias.
+// The plain torch layer a masked or shared layer stands for, with its decoded weight and a copy of
+// its bias; nullptr for any other module.
+ModulePtr plain_twin(torch::nn::Module& layer);
+// The shared twin of a layer of the table, holding `shared`, sharing the layer's bias, in its training mode.
 ModulePtr shared_twin(torch::nn::Module& layer, const nn::SharedWeight& shared);
 
 // TORCH_WARN naming each weighted layer a call left alone and why (nothing when none was).

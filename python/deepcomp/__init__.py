@@ -19,6 +19,10 @@ Stage 3, Huffman coding into a compressed model file::
 Resuming from a torch.save(model.state_dict()) checkpoint of a compressed model, into a fresh one::
 
     deepcomp.match_layers(fresh_model, state).load_state_dict(state)   # the saved layer types, no k-means
+
+Back to plain torch layers (decoded weights), e.g. for export::
+
+    deepcomp.to_plain(model)
 """
 import torch  # noqa: F401  (loads LibTorch, which libdeepcomp links against)
 
@@ -26,7 +30,7 @@ from . import _C  # noqa: F401  (loading libdeepcomp registers the ops: torch.op
 from . import distributed, nn, ops, plots
 from ._files import open_atomically, write_atomically
 from .io import FileReport, FormatError, TensorFileStats, inspect, load, load_state, save
-from .match_layers import match_layers
+from .match_layers import match_layers, to_plain
 from .nn import enforce_masks
 from .prune import LayerPruneStats, PruneReport, prune
 from .quantize import LayerQuantizeStats, QuantizeReport, quantize
@@ -64,5 +68,6 @@ __all__ = [
     "quantize",
     "save",
     "sensitivity",
+    "to_plain",
     "write_atomically",
 ]

@@ -100,3 +100,23 @@ TEST_CASE("forward_child names an unknown child and a child of another type", "[
   torch::nn::Module empty;
   CHECK_THROWS_WITH(deepcomp::nn::forward_child(empty, "fc1", x), Catch::Contains("its children are: none"));
 }
+
+TEST_CASE("to_plain gives back torch layers computing the same function", "[nn][to_plain]") {
+  torch::manual_seed(12);
+  Net net(/*masked=*/true);
+  net->eval();
+  deepcomp::prune(*net, {.sparsity = 0.5});
+  deepcomp::quantize(*net, {.layers = std::vector<std::string>{"conv", "fc1"}});  // fc2 stays masked
+  const auto x = torch::randn({2, 1, 8, 8});
+  const auto expected = net->forward(x);
+  deepcomp::to_plain(*net);
+  auto layers = net->named_children();
+  CHECK(layers["conv"]->as<torch::nn::Conv2dImpl>() != nullptr);
+  CHECK(layers["fc1"]->as<torch::nn::LinearImpl>() != nullptr);
+  CHECK(layers["fc2"]->as<torch::nn::LinearImpl>() != nullptr);
+  CHECK_FALSE(layers["fc1"]->is_training());
+  CHECK(torch::allclose(net->forward(x), expected, 1e-5, 1e-6));
+  torch::nn::Sequential held(deepcomp::nn::MaskedLinear(4, 4));
+  CHECK_THROWS_AS(deepcomp::to_plain(*held), c10::TypeError);
+  CHECK((*held)[0]->as<deepcomp::nn::MaskedLinearImpl>() != nullptr);
+}

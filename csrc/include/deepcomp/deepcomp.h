@@ -11,6 +11,7 @@
 #include <deepcomp/nn/shared_conv2d.h>
 #include <deepcomp/nn/shared_linear.h>
 #include <deepcomp/ops.h>
+#include <deepcomp/plain.h>
 #include <deepcomp/prune.h>
 #include <deepcomp/quantize.h>
 #include <deepcomp/schedule.h>

@@ -59,6 +59,16 @@ class CompressedLinear(torch.nn.Module):
     def bits(self) -> int:
         return self.codebook.numel().bit_length() - 1
 
+    @property
+    def weight(self) -> torch.Tensor:
+        """The dense (out_features, in_features) weight: codebook entries where kept, 0 elsewhere (a new tensor)."""
+        rows = torch.repeat_interleave(torch.arange(self.out_features, device=self.row_ptr.device),
+                                       self.row_ptr.diff())
+        entries = self.entries.long()
+        weight = torch.zeros(self.out_features, self.in_features, dtype=self.codebook.dtype, device=self.codebook.device)
+        weight[rows, entries >> 8] = self.codebook[entries & 0xFF]
+        return weight
+
     def kept(self) -> int:
         """How many weights the layer keeps."""
         return self.entries.numel()
