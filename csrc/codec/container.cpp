@@ -314,9 +314,9 @@ std::vector<TensorRecord> read_container(const uint8_t* data, uint64_t size, con
   const uint64_t count = file.fixed(4, "record count");
   const uint64_t stored = file.fixed(8, "checksum");
   if (options.verify_checksums && stored != checksum(data, 16)) file.fail("checksum mismatch (the file is corrupted)");
-  if (version != kFormatVersion) {
-    file.fail("format version " + std::to_string(version) + " is not supported (this reader knows version " +
-              std::to_string(kFormatVersion) + ")");
+  if (version < kOldestFormatVersion || version > kFormatVersion) {
+    file.fail("format version " + std::to_string(version) + " is not supported (this reader knows versions " +
+              std::to_string(kOldestFormatVersion) + ".." + std::to_string(kFormatVersion) + ")");
   }
   if (flags != 0) file.fail("unknown flags " + std::to_string(flags));
   // Each record takes at least its framing: a count the file cannot hold is rejected up front.

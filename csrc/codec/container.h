@@ -17,7 +17,9 @@
 namespace deepcomp::codec {
 
 constexpr std::array<uint8_t, 8> kMagic = {0x89, 'D', 'C', 'Z', '\r', '\n', 0x1a, '\n'};
-constexpr uint16_t kFormatVersion = 1;
+// 2: a stream may be fixed-width (stream.h). Version 1 files still read.
+constexpr uint16_t kFormatVersion = 2;
+constexpr uint16_t kOldestFormatVersion = 1;
 constexpr uint64_t kFileHeaderBytes = 24;   // magic, version, flags, record count, checksum
 constexpr uint64_t kRecordFramingBytes = 16;  // payload size and checksum
 constexpr int kMaxRank = 16;

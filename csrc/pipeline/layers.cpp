@@ -4,6 +4,7 @@
 #include <c10/util/Exception.h>
 
 #include <algorithm>
+#include <cctype>
 #include <sstream>
 
 #include "codec/container.h"
@@ -73,6 +74,12 @@ std::string skip_reason(LayerUse use, const ModuleEntry& entry) {
          "shared); exclude= it to silence this";
 }
 
+// "a" or "an" before a class name: "an Embedding", "a Linear".
+const char* article(const std::string& type) {
+  const char first = type.empty() ? 'x' : static_cast<char>(std::tolower(static_cast<unsigned char>(type[0])));
+  return std::string_view("aeiou").find(first) == std::string_view::npos ? "a" : "an";
+}
+
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -130,7 +137,7 @@ size_t find_named(const ModelEntries& model, LayerUse use, const std::string& ca
 void check_replaceable(const ModuleEntry& entry, LayerUse use, const std::string& caller) {
   if (!replaces(use, entry) || entry.fixed_reason.empty()) return;
   if (entry.name.empty()) {
-    C10_THROW_ERROR(TypeError, c10::str(caller, ": the model itself is a ", entry.type, ", which ",
+    C10_THROW_ERROR(TypeError, c10::str(caller, ": the model itself is ", article(entry.type), " ", entry.type, ", which ",
                                         entry.fixed_reason));
   }
   C10_THROW_ERROR(TypeError, c10::str(caller, ": layer '", entry.name, "' (", entry.type, ") ", entry.fixed_reason));
@@ -162,7 +169,8 @@ const LayerKind* find_layer_kind(std::string_view name) {
 size_t check_layer(const ModelEntries& model, LayerUse use, const std::string& caller, const std::string& name) {
   const size_t index = find_named(model, use, caller, name);
   const auto& entry = model[index];
-  TORCH_CHECK_TYPE(accepts(use, entry), caller, ": layer '", name, "' is a ", entry.type, "; ", caller, " accepts ",
+  TORCH_CHECK_TYPE(accepts(use, entry), caller, ": layer '", name, "' is ", article(entry.type), " ", entry.type, "; ",
+                   caller, " accepts ",
                    info(use).kinds,
                    entry.subclass_of.empty() ? "" : " of exactly those types (a subclass may compute something else)");
   TORCH_CHECK_VALUE(entry.weight.numel() > 0, caller, ": layer '", name, "' (", entry.type,

@@ -108,14 +108,23 @@ QuantizeReport quantize(torch::nn::Module& model, const QuantizeOptions& options
 }
 
 std::string QuantizeReport::table() const {
+  const auto significant = [](double value) {
+    std::ostringstream text;
+    text << std::setprecision(4) << value;
+    return text.str();
+  };
   std::vector<TableRow> rows;
+  int64_t kept = 0;
+  double error = 0;
   for (const auto& l : layers) {
-    std::ostringstream error;
-    error << std::setprecision(4) << l.squared_error;
     rows.push_back({l.name, l.kind, shape_text(l.shape), std::to_string(l.bits), std::to_string(l.k()),
-                    std::to_string(l.clusters_used), std::to_string(l.kept), error.str(), fixed(l.index_entropy, 2)});
+                    std::to_string(l.clusters_used), std::to_string(l.kept), significant(l.squared_error),
+                    fixed(l.index_entropy, 2)});
+    kept += l.kept;
+    error += l.squared_error;
   }
-  return format_table({"layer", "type", "shape", "bits", "k", "used", "kept", "sq. error", "entropy"}, rows);
+  return format_table({"layer", "type", "shape", "bits", "k", "used", "kept", "sq. error", "entropy"}, rows,
+                      {"total", "", "", "", "", "", std::to_string(kept), significant(error), ""});
 }
 
 std::ostream& operator<<(std::ostream& stream, const QuantizeReport& report) { return stream << report.table(); }

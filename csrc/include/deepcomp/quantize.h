@@ -60,7 +60,7 @@ struct QuantizeReport {
   std::string method;
   std::vector<LayerQuantizeStats> layers;
   std::vector<SkippedLayer> skipped;  // weighted layers left alone without being asked to, and why
-  // A fixed-width table: layer, type, shape, bits, k, used, kept, squared error, entropy.
+  // A fixed-width table: layer, type, shape, bits, k, used, kept, squared error, entropy, and a total row.
   std::string table() const;
 };
 std::ostream& operator<<(std::ostream& stream, const QuantizeReport& report);

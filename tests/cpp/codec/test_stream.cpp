@@ -77,7 +77,9 @@ TEST_CASE("write_stream and read_stream round-trip", "[stream]") {
       for (const int limit : {bits, kDefaultMaxCodeLength, kMaxCodeLength}) {
         INFO(bits << " bits, " << count << " symbols, limit " << limit);
         const auto stream = stream_of(symbols, bits, limit);
-        CHECK(stream[0] == limit);
+        CHECK((stream[0] == limit || stream[0] == kFixedWidthStream));
+        // Never more than the fixed-width symbols: their bytes, the first byte and the count.
+        CHECK(stream.size() <= 1 + (count < 128 ? 1 : 2) + (count * static_cast<uint64_t>(bits) + 7) / 8);
         CHECK(read(stream, bits) == symbols);
         CHECK(read(stream, bits, count) == symbols);
       }
@@ -86,14 +88,16 @@ TEST_CASE("write_stream and read_stream round-trip", "[stream]") {
 }
 
 TEST_CASE("read_stream rejects inconsistent streams", "[stream]") {
-  const Bytes symbols = {0, 1, 1, 2, 3, 3, 3, 3, 0, 2};
+  Bytes symbols(120, 3);  // skewed: a Huffman code beats 2 bits a symbol
+  for (size_t i = 0; i < 20; ++i) symbols[i * 6] = static_cast<uint8_t>(i % 3);
   const auto stream = stream_of(symbols, 2);
   // Layout: limit, count (1 byte), 2 bytes of code lengths, 4 lane sizes (1 byte each), lanes.
+  REQUIRE(stream[0] == kDefaultMaxCodeLength);
   REQUIRE(stream[1] == symbols.size());
-  CHECK_THROWS_WITH(read(stream, 2, 9), Catch::StartsWith("record 0: 'w' index stream declares 10 symbols"));
+  CHECK_THROWS_WITH(read(stream, 2, 9), Catch::StartsWith("record 0: 'w' index stream declares 120 symbols"));
   auto bad = stream;
-  bad[0] = 0;
-  CHECK_THROWS_WITH(read(bad, 2), Catch::Contains("maximum code length 0"));
+  bad[0] = 16;
+  CHECK_THROWS_WITH(read(bad, 2), Catch::Contains("maximum code length 16"));
   bad = stream;
   bad[2] = 0x11;  // lengths 1, 1, 2, 2: over-subscribed
   CHECK_THROWS_WITH(read(bad, 2), Catch::Contains("Kraft"));
@@ -101,7 +105,7 @@ TEST_CASE("read_stream rejects inconsistent streams", "[stream]") {
   bad[4] = static_cast<uint8_t>(bad.size());  // a lane past the end
   CHECK_THROWS_WITH(read(bad, 2), Catch::Contains("past its end"));
   bad = stream;
-  bad[1] = 100;  // more symbols than the lanes hold
+  bad[1] = 5;  // fewer symbols than the lanes hold
   CHECK_THROWS_AS(read(bad, 2), FormatError);
   bad = stream;
   bad[1] = 0xff;
@@ -118,4 +122,25 @@ TEST_CASE("read_stream rejects inconsistent streams", "[stream]") {
     const Bytes prefix(stream.begin(), stream.begin() + static_cast<int64_t>(size));
     CHECK_THROWS_AS(read(prefix, 2), FormatError);
   }
+}
+
+TEST_CASE("a stream a Huffman code would not shrink is stored at fixed width", "[stream]") {
+  const Bytes symbols = {0, 1, 1, 2, 3, 3, 3, 3, 0, 2};  // 20 bits: 3 bytes, less than any code description
+  const auto stream = stream_of(symbols, 2);
+  // Layout: kFixedWidthStream, count, the symbols two bits each, LSB-first.
+  REQUIRE(stream == Bytes{kFixedWidthStream, 10, 0b10010100, 0b11111111, 0b1000});
+  CHECK(read(stream, 2) == symbols);
+  CHECK_THROWS_WITH(read(stream, 2, 11), Catch::Contains("declares 10 symbols"));
+  auto bad = stream;
+  bad.back() |= 0x80;  // a padding bit set
+  CHECK_THROWS_WITH(read(bad, 2), Catch::Contains("non-zero padding bits"));
+  bad = stream;
+  bad[1] = 0x7f;  // 127 symbols in 3 bytes: refused before allocating
+  CHECK_THROWS_WITH(read(bad, 2), Catch::Contains("declares 127 symbols of 2 bits in 3 bytes"));
+  for (uint64_t size = 0; size < stream.size(); ++size) {
+    CHECK_THROWS_AS(read(Bytes(stream.begin(), stream.begin() + static_cast<int64_t>(size)), 2), FormatError);
+  }
+  const Bytes flat = {5, 200, 17, 90, 255, 0, 33, 128};  // 8 distinct bytes: Huffman cannot win
+  CHECK(stream_of(flat, 8)[0] == kFixedWidthStream);
+  CHECK(read(stream_of(flat, 8), 8) == flat);
 }
