@@ -29,6 +29,7 @@ import torch  # noqa: F401  (loads LibTorch, which libdeepcomp links against)
 from . import _C  # noqa: F401  (loading libdeepcomp registers the ops: torch.ops.deepcomp.*)
 from . import distributed, nn, ops, plots
 from ._files import open_atomically, write_atomically
+from .checkpoint import compress_state
 from .io import FileReport, FormatError, TensorFileStats, inspect, load, load_state, save
 from .match_layers import match_layers, to_plain
 from .nn import enforce_masks
@@ -53,6 +54,7 @@ __all__ = [
     "SensitivityReport",
     "TensorFileStats",
     "built_with_cuda",
+    "compress_state",
     "constants",
     "distributed",
     "enforce_masks",

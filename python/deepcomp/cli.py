@@ -1,12 +1,14 @@
 """The deepcomp command line: `deepcomp SUBCOMMAND ...` (also `python -m deepcomp`).
 
 inspect FILE: the per-tensor table. report FILE [--plot DIR]: the table, where the bytes go, and plots.
-decompress FILE OUT.pt: a dense state dict for any PyTorch user (torch.save). A user's mistake (a
+decompress FILE OUT.pt: a dense state dict for any PyTorch user (torch.save). compress CHECKPOINT -o OUT:
+a state dict's Linear and Conv2d weights pruned and quantized into a .dcz file. A user's mistake (a
 missing file, one that is not a .dcz, a corrupted one, an existing output, no matplotlib) is reported
 in one line on stderr with exit status 1, never with a traceback.
 """
 import argparse
 import os
+import pickle
 import re
 import sys
 from io import BytesIO
@@ -14,7 +16,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from . import __version__, io, ops, plots  # plots imports matplotlib only to draw
+from . import __version__, checkpoint, io, ops, plots  # plots imports matplotlib only to draw
 from ._files import write_atomically
 from .report import format_table
 
@@ -69,6 +71,43 @@ def _decompress(args: argparse.Namespace) -> None:
     write_atomically(args.out, buffer.getbuffer())
     print(f"{args.out}: {len(state)} tensors, {os.path.getsize(args.out)} bytes "
           f"(a dense state dict for torch.load; from {args.file}: {os.path.getsize(args.file)} bytes)")
+
+
+def _compress(args: argparse.Namespace) -> None:
+    if os.path.lexists(args.out) and not args.force:
+        raise FileExistsError(f"{args.out!r} exists; pass --force to overwrite it")
+    state = _read_checkpoint(args.checkpoint)
+    bits = dict(args.layer_bits) if args.layer_bits else args.bits
+    if args.layer_bits and args.bits is not None:
+        raise ValueError("pass --bits or --layer-bits, not both")
+    state, pruned, quantized = checkpoint.compress_state(
+        state, sparsity=args.sparsity, sensitivity=args.sensitivity, bits=bits, layers=args.layers,
+        exclude=args.exclude, quantize=not args.no_quantize)
+    for report in (pruned, quantized):
+        if report is not None:
+            print(_printable(str(report)), end="\n\n")
+    _print_table(args.out, io.save(state, args.out))
+
+
+def _read_checkpoint(path: str) -> dict:
+    """A state dict from a .safetensors file or a torch.save file, read without unpickling code."""
+    if path.endswith(".safetensors"):
+        try:
+            from safetensors.torch import load_file
+        except ImportError:
+            raise ImportError("reading .safetensors needs the safetensors package (pip install safetensors)") from None
+        return load_file(path)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or not all(isinstance(t, torch.Tensor) for t in state.values()):
+        raise ValueError(f"{path!r} holds a {type(state).__name__}, not a state dict of tensors")
+    return state
+
+
+def _layer_bits(text: str):
+    name, _, bits = text.rpartition("=")
+    if not name or not bits.isdigit():
+        raise argparse.ArgumentTypeError(f"expected LAYER=BITS, got {text!r}")
+    return name, int(bits)
 
 
 def _compressed_weights(path: str, report, max_bytes):
@@ -126,6 +165,25 @@ def parser() -> argparse.ArgumentParser:
     decompress.add_argument("out", metavar="OUT", help="the .pt file to write")
     decompress.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     decompress.set_defaults(run=_decompress)
+    compress = commands.add_parser(
+        "compress", help="prune and quantize a checkpoint's weights into a .dcz file, without the model's code",
+        description="Read a state dict (torch.save's .pt, read with weights_only=True, or .safetensors), prune "
+                    "and quantize its 2-D and 4-D floating-point <layer>.weight tensors as deepcomp.prune and "
+                    "deepcomp.quantize would (Linear and Conv2d weights), and write the .dcz file. Load it back "
+                    "with deepcomp.load(OUT, model, match_layers=True).")
+    compress.add_argument("checkpoint", metavar="CHECKPOINT", help="a .pt or .safetensors state dict")
+    compress.add_argument("-o", "--out", required=True, metavar="OUT", help="the .dcz file to write")
+    criterion = compress.add_mutually_exclusive_group()
+    criterion.add_argument("--sparsity", type=float, help="prune this fraction of each layer's weights")
+    criterion.add_argument("--sensitivity", type=float, help="prune |w| < this × std of the layer's weights")
+    compress.add_argument("--bits", type=int, help="codebook bits for every layer (default 8 conv, 5 linear)")
+    compress.add_argument("--layer-bits", type=_layer_bits, action="append", metavar="LAYER=BITS",
+                          help="codebook bits for one layer (repeat for more)")
+    compress.add_argument("--layers", nargs="+", metavar="LAYER", help="only these layers")
+    compress.add_argument("--exclude", nargs="+", metavar="LAYER", help="leave these layers alone")
+    compress.add_argument("--no-quantize", action="store_true", help="prune only")
+    compress.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    compress.set_defaults(run=_compress)
     return top
 
 
@@ -133,7 +191,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
     try:
         args.run(args)
-    except (OSError, ValueError, ImportError, MemoryError, RuntimeError) as error:  # FormatError is a ValueError
+    except (OSError, ValueError, ImportError, MemoryError, RuntimeError, pickle.UnpicklingError) as error:
+        # FormatError is a ValueError; torch.load(weights_only=True) refuses code with UnpicklingError
         message = " ".join(str(error).split()) or type(error).__name__
         print(_printable(f"deepcomp {args.command}: error: {message}"), file=sys.stderr)
         return 1

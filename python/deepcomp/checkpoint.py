@@ -1,0 +1,69 @@
+"""Compressing a checkpoint without the model's code: the 2-D and 4-D floating-point `<layer>.weight`
+tensors of a state dict are taken for Linear and Conv2d weights and go through the same C++ decisions
+as deepcomp.prune and deepcomp.quantize; the result is a state dict deepcomp.save stores compressed."""
+from collections.abc import Mapping
+from typing import Dict, Optional, Tuple
+
+import torch
+
+from . import _C, ops
+
+_KIND_OF_RANK = {2: "Linear", 4: "Conv2d"}
+
+
+def compress_state(state: Mapping, *, sparsity=None, sensitivity=None, bits=None, init: str = "linear",
+                   method: str = "lloyd", layers=None, exclude=None, quantize: bool = True
+                   ) -> Tuple[Dict[str, torch.Tensor], Optional["_C.PruneReport"], Optional["_C.QuantizeReport"]]:
+    """(compressed state, prune report or None, quantize report or None) of a state dict.
+
+    The layers are the names `<layer>` of the state's floating-point `<layer>.weight` tensors of rank 2
+    (Linear) or 4 (Conv2d); layers= / exclude= name them as deepcomp.prune does. With sparsity= or
+    sensitivity= (as for deepcomp.prune) each is pruned once; with quantize (the default) each is then
+    clustered (bits, init, method as for deepcomp.quantize). A quantized layer's weight becomes
+    `<layer>.codebook`, `.indices` and `.mask`, a pruned one's `<layer>.weight` (0 where pruned) and
+    `.mask`: what deepcomp.save stores compressed and deepcomp.load(..., match_layers=True) loads back.
+    Other tensors are kept as they are. Raises what deepcomp.prune / quantize raise, and TypeError for a
+    state that is not a mapping of str to Tensor.
+    """
+    if not isinstance(state, Mapping):
+        raise TypeError(f"compress_state needs a state dict (a Mapping), got {type(state).__name__}")
+    for name, tensor in state.items():
+        if not isinstance(name, str) or not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"compress_state: a state dict maps str to Tensor, got {name!r}: {type(tensor).__name__}")
+    out = {name: tensor.detach() for name, tensor in state.items()}
+    entries = _entries(out)
+    prune_report = quantize_report = None
+    if sparsity is not None or sensitivity is not None:
+        if (sparsity is None) == (sensitivity is None):
+            raise ValueError("compress_state: pass at most one of sparsity= or sensitivity=")
+        criterion, values = ("sparsity", sparsity) if sensitivity is None else ("sensitivity", sensitivity)
+        prune_report, chosen, masks = _C.plan_prune(entries, criterion, values, layers, exclude, "deepcomp compress")
+        for index, mask in zip(chosen, masks):
+            prefix = entries[index].name + "."
+            out[prefix + "weight"] = ops.apply_mask(out[prefix + "weight"], mask)
+            out[prefix + "mask"] = mask
+        entries = _entries(out)
+    if quantize:
+        quantize_report, chosen, weights = _C.plan_quantize(entries, bits, init, method, 0, layers, exclude,
+                                                            "deepcomp compress")
+        for index, (codebook, indices, mask) in zip(chosen, weights):
+            prefix = entries[index].name + "."
+            del out[prefix + "weight"]
+            out.update({prefix + "codebook": codebook, prefix + "indices": indices, prefix + "mask": mask})
+    return out, prune_report, quantize_report
+
+
+def _entries(state: Dict[str, torch.Tensor]):
+    """The state's weight tensors as the C++ pipeline's model description: one layer per `<layer>.weight`."""
+    entries = [_C.ModuleEntry("", "state dict", fixed_reason="")]
+    for name, tensor in state.items():
+        if not name.endswith(".weight"):
+            continue
+        kind = _KIND_OF_RANK.get(tensor.dim()) if tensor.is_floating_point() else None
+        layer = name[:-len(".weight")]
+        mask = state.get(layer + ".mask")
+        entries.append(_C.ModuleEntry(
+            layer, f"{tensor.dim()}-D {str(tensor.dtype).replace('torch.', '')} tensor", kind or "",
+            has_weight_matrix=tensor.dim() >= 2, weight=tensor if kind else None,
+            mask=(mask if mask is not None else torch.ones_like(tensor, dtype=torch.bool)) if kind else None))
+    return entries

@@ -1,0 +1,61 @@
+"""`deepcomp compress CHECKPOINT -o OUT`: a state dict compressed without the model's code, by the same
+decisions as deepcomp.prune and deepcomp.quantize."""
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn as nn
+
+import deepcomp
+
+
+def _model():
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 10), nn.BatchNorm1d(10))
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "deepcomp", *map(str, args)], capture_output=True, text=True)
+
+
+def test_a_checkpoint_compresses_as_its_model_would(tmp_path):
+    torch.manual_seed(0)
+    model = _model()
+    torch.save(model.state_dict(), tmp_path / "model.pt")
+    done = _cli("compress", tmp_path / "model.pt", "-o", tmp_path / "model.dcz", "--sparsity", "0.5",
+                "--layer-bits", "3=4")
+    assert done.returncode == 0, done.stderr
+    assert "kept %" in done.stdout and "entropy" in done.stdout and "total (file)" in done.stdout
+    loaded = deepcomp.load(tmp_path / "model.dcz", _model(), match_layers=True)
+    assert type(loaded[0]) is deepcomp.nn.SharedConv2d and loaded[0].bits == 8
+    assert type(loaded[3]) is deepcomp.nn.SharedLinear and loaded[3].bits == 4
+    # The same decisions as the model-level pipeline on the same weights.
+    deepcomp.prune(model, sparsity=0.5)
+    deepcomp.quantize(model, bits={"3": 4})
+    expected = model.state_dict()
+    for name, tensor in loaded.state_dict().items():
+        assert torch.equal(tensor, expected[name]), name
+
+
+def test_prune_only_and_layer_selection():
+    torch.manual_seed(1)
+    state = _model().state_dict()
+    out, pruned, quantized = deepcomp.compress_state(state, sensitivity=0.5, quantize=False, exclude=["0"])
+    assert quantized is None and [row.name for row in pruned] == ["3"]
+    assert torch.equal(out["0.weight"], state["0.weight"]) and "0.mask" not in out
+    assert torch.equal(out["3.weight"], state["3.weight"] * out["3.mask"])
+    with pytest.raises(ValueError, match="no layer named '9'"):
+        deepcomp.compress_state(state, layers=["9"])
+
+
+def test_bad_checkpoints_are_one_line_errors(tmp_path):
+    torch.save({"weights": [1, 2, 3]}, tmp_path / "list.pt")
+    done = _cli("compress", tmp_path / "list.pt", "-o", tmp_path / "x.dcz")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "not a state dict" in done.stderr
+    torch.save(_model().state_dict(), tmp_path / "model.pt")
+    (tmp_path / "exists.dcz").write_bytes(b"keep me")
+    done = _cli("compress", tmp_path / "model.pt", "-o", tmp_path / "exists.dcz")
+    assert done.returncode == 1 and "--force" in done.stderr
+    assert (tmp_path / "exists.dcz").read_bytes() == b"keep me"
+    done = _cli("compress", tmp_path / "model.pt", "-o", tmp_path / "y.dcz", "--layer-bits", "3")
+    assert done.returncode == 2 and "LAYER=BITS" in done.stderr
