@@ -1,5 +1,5 @@
 """Every code block in docs/ runs as written: ```python here, ```sh here too (in a folder holding the
-model.dcz and lenet.dcz the blocks name), ```cpp in tests/cmake/test_doc_cpp_blocks.py. ```console
+model.dcz, lenet.dcz and model.pt the blocks name), ```cpp in tests/cmake/test_doc_cpp_blocks.py. ```console
 blocks show commands too long to run in a test (make demo, fuzzing) and are not run."""
 import os
 import pathlib
@@ -37,6 +37,7 @@ def test_doc_python_block_runs(name, index, code):
 @pytest.mark.parametrize("name,index,code", SHELL_BLOCKS, ids=ids(SHELL_BLOCKS))
 def test_doc_shell_block_runs(name, index, code, tmp_path):
     model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    torch.save(model.state_dict(), tmp_path / "model.pt")  # a dense checkpoint, for `deepcomp compress`
     deepcomp.prune(model, sparsity=0.8)
     deepcomp.quantize(model)
     for file_name in ("model.dcz", "lenet.dcz"):
