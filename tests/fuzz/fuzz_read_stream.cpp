@@ -1,7 +1,8 @@
-// libFuzzer target: one self-describing Huffman stream (stream.h). The first input byte picks the
-// alphabet (1..8 bits), the rest is the stream. Only deepcomp::FormatError may escape read_stream.
-// A stream that decodes must be exactly what huffman_encode makes of its symbols with its code
-// lengths (a canonical code's encoding is unique): the decoder accepts no second spelling.
+// libFuzzer target: one self-describing stream (stream.h). The first input byte picks the alphabet
+// (1..8 bits), the rest is the stream. Only deepcomp::FormatError may escape read_stream. A Huffman
+// stream that decodes must be exactly what huffman_encode makes of its symbols with its code lengths
+// (a canonical code's encoding is unique): the decoder accepts no second spelling. A fixed-width
+// stream's symbols must each fit the alphabet.
 #include "codec/byte_io.h"
 #include "codec/huffman.h"
 #include "codec/stream.h"
@@ -25,6 +26,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     symbols = read_stream(in, alphabet_bits, kAnyCount, "stream");
   } catch (const deepcomp::FormatError&) {
+    return 0;
+  }
+  if (data[1] == kFixedWidthStream) {
+    if (std::any_of(symbols.begin(), symbols.end(), [&](uint8_t symbol) { return symbol >> alphabet_bits; })) {
+      std::fprintf(stderr, "fuzz_read_stream: a fixed-width symbol outside the alphabet\n");
+      std::abort();
+    }
     return 0;
   }
   // Parse the header again (read_stream accepted it) to get the lengths and the lanes.
