@@ -37,6 +37,8 @@ def _print_table(path: str, report) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
+    if args.plot is not None and os.path.exists(args.plot) and not os.path.isdir(args.plot):
+        raise NotADirectoryError(f"--plot {args.plot!r} is a file; name a directory (created if missing)")
     report = io.inspect(args.file, max_bytes=args.max_bytes)
     _print_table(args.file, report)
     rows = plots.bytes_by_part(report)

@@ -60,12 +60,14 @@ def plot_weights(layer_or_weight, *, mask: Optional[torch.Tensor] = None, bits: 
         raise ValueError(f"plot_weights: the kept weights of {what} hold NaN or Inf")
 
     pruned = not bool(mask.all())
-    figure = _figure(figsize=(13, 4.5) if pruned else (8.5, 4.5))
-    axes = figure.subplots(1, 2 if pruned else 1, squeeze=False)[0]
-    if pruned:
-        zeros = bool((weight[~mask] == 0).all())
+    # A pruned layer (or file) keeps its pruned weights as 0: a "before pruning" panel of them would be a
+    # spike at 0, so it is drawn only when the pruned weights still hold their values.
+    before = pruned and not bool((weight[~mask] == 0).all())
+    figure = _figure(figsize=(13, 4.5) if before else (8.5, 4.5))
+    axes = figure.subplots(1, 2 if before else 1, squeeze=False)[0]
+    if before:
         _histogram(axes[0], weight.flatten(), "C0")
-        axes[0].set_title(f"before pruning: all {weight.numel()} weights" + (" (pruned ones are 0)" if zeros else ""))
+        axes[0].set_title(f"before pruning: all {weight.numel()} weights")
     ax = axes[-1]
     _histogram(ax, kept, "C0")
     ax.set_title(f"after pruning: {kept.numel()} of {weight.numel()} kept ({100 * kept.numel() / weight.numel():.1f}%)"
@@ -110,6 +112,9 @@ def plot_sensitivity(report, *, kind: str = "prune", path: Optional[PathLike] = 
         ax.plot([x for x, _ in points], [y for _, y in points], marker="o", markersize=3, label=layer)
     ax.axhline(float(report.baseline), color="gray", linestyle="--", label=f"baseline ({float(report.baseline):.4g})")
     ax.set_xlabel(_SENSITIVITY_AXES[kind])
+    if kind == "quantize":  # widths are whole bits: no 1.5-bit ticks
+        from matplotlib.ticker import MaxNLocator
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("metric")
     ax.grid(alpha=0.3)
     title = "sensitivity to " + ("pruning" if kind == "prune" else "quantization") + ", per layer"
@@ -215,8 +220,10 @@ def _weights_of(source, mask, codebook):
                          f"got {got}")
     if codebook is not None and (not isinstance(codebook, torch.Tensor) or not codebook.is_floating_point()):
         raise TypeError(f"plot_weights: codebook must be a floating-point Tensor, got {type(codebook).__name__}")
-    bits = (source.bits if isinstance(source, SharedLayer) else
-            constants.DEFAULT_CONV_BITS if weight.dim() > 2 else constants.DEFAULT_LINEAR_BITS)
+    if codebook is not None:  # a trained codebook's own width (a 4-bit layer is not "5-bit")
+        bits = max(1, codebook.numel().bit_length() - 1)
+    else:
+        bits = constants.DEFAULT_CONV_BITS if weight.dim() > 2 else constants.DEFAULT_LINEAR_BITS
     return weight.detach().double().cpu(), mask.detach().cpu(), codebook, bits, what
 
 

@@ -150,3 +150,12 @@ def test_console_entry_point(tmp_path):
     done = subprocess.run([script, "decompress", str(tmp_path / "missing.dcz"), str(tmp_path / "o.pt")],
                           capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_report_plot_into_a_file_fails_before_printing(tmp_path):
+    model = nn.Sequential(nn.Linear(8, 4))
+    deepcomp.save(model, tmp_path / "m.dcz")
+    (tmp_path / "taken").write_text("a file")
+    done = subprocess.run([sys.executable, "-m", "deepcomp", "report", str(tmp_path / "m.dcz"), "--plot",
+                           str(tmp_path / "taken")], capture_output=True, text=True)
+    assert done.returncode == 1 and done.stdout == "" and "is a file" in done.stderr

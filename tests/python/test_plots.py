@@ -162,3 +162,21 @@ def test_without_matplotlib_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib...` raises ImportError
     with pytest.raises(ImportError, match="pip install matplotlib"):
         plots.plot_weights(torch.randn(10))
+
+
+def test_plot_weights_of_a_stored_layer_shows_no_spike_and_its_own_bits():
+    # A masked layer (or a .dcz file) keeps pruned weights as 0: no "before pruning" panel of zeros.
+    dense, masked = pruned_layer()
+    figure = plots.plot_weights(masked)
+    assert len(figure.axes) == 1 and figure.axes[0].get_title() == "after pruning: 720 of 2400 kept (30.0%)"
+    # A 4-bit codebook given with the weights: a 4-bit title, whatever the layer's kind would default to.
+    figure = plots.plot_weights(masked.weight.detach(), mask=masked.mask, codebook=torch.linspace(-0.1, 0.1, 16))
+    assert "4-bit codebooks" in figure.get_suptitle()
+
+
+def test_plot_sensitivity_ticks_whole_bits():
+    report = StandInSensitivity(curves={"quantize": {"fc0": [(1, 0.5), (2, 0.8), (3, 0.9)]}})
+    figure = plots.plot_sensitivity(report, kind="quantize")
+    figure.canvas.draw()
+    ticks = [tick for tick in figure.axes[0].get_xticks() if 1 <= tick <= 3]
+    assert ticks and all(float(tick).is_integer() for tick in ticks)
