@@ -1,6 +1,8 @@
-// How the pipeline reports an op's error on one layer: as a c10::ValueError that starts with the
-// caller and the layer's name, so the user knows which layer to look at.
+// How the pipeline reports bad values: an op's error on one layer, as a c10::ValueError that starts
+// with the caller and the layer's name, so the user knows which layer to look at; and bits out of range.
 #pragma once
+
+#include <deepcomp/constants.h>
 
 #include <c10/util/Exception.h>
 
@@ -16,6 +18,13 @@ auto on_layer(const std::string& caller, const std::string& name, Step&& step) -
   } catch (const c10::Error& error) {
     C10_THROW_ERROR(ValueError, c10::str(caller, ": layer '", name, "': ", error.what_without_backtrace()));
   }
+}
+
+// c10::ValueError unless bits is in kMinBits..kMaxBits: "<where> must be in 1..8 (<whose> a codebook of
+// 2^bits centroids), got <bits>".
+inline void check_bits(const std::string& where, const std::string& whose, int64_t bits) {
+  TORCH_CHECK_VALUE(bits >= kMinBits && bits <= kMaxBits, where, " must be in ", kMinBits, "..", kMaxBits, " (",
+                    whose, " a codebook of 2^bits centroids), got ", bits);
 }
 
 }  // namespace deepcomp

@@ -22,23 +22,18 @@ void check_choice(const std::string& caller, const char* what, const std::string
   C10_THROW_ERROR(ValueError, c10::str(caller, ": unknown ", what, " '", value, "'; use one of ", names.str()));
 }
 
-void check_bits(const std::string& where, const std::string& layers, int64_t bits) {
-  TORCH_CHECK_VALUE(bits >= kMinBits && bits <= kMaxBits, where, " must be in ", kMinBits, "..", kMaxBits, " (",
-                    layers, " gets a codebook of 2^bits centroids), got ", bits);
-}
-
 // Each chosen layer's width: the option for all, the option for its name, or its kind's default.
 std::vector<int64_t> bits_per_layer(const ModelEntries& model, const std::vector<size_t>& chosen,
                                     const QuantizeOptions& options, const std::string& caller) {
   const auto* all = options.bits ? std::get_if<int64_t>(&*options.bits) : nullptr;
   const auto* per_layer = options.bits ? std::get_if<std::map<std::string, int64_t>>(&*options.bits) : nullptr;
-  if (all) check_bits(caller + ": bits", "every layer", *all);
+  if (all) check_bits(caller + ": bits", "every layer gets", *all);
   if (per_layer) {
     for (const auto& [name, bits] : *per_layer) {
       const size_t index = check_layer(model, LayerUse::quantize, caller, name);
       TORCH_CHECK_VALUE(std::find(chosen.begin(), chosen.end(), index) != chosen.end(), caller,
                         ": bits names layer '", name, "', which layers= leaves out or exclude= removes");
-      check_bits(c10::str(caller, ": bits for '", name, "'"), "layer '" + name + "'", bits);
+      check_bits(c10::str(caller, ": bits for '", name, "'"), "layer '" + name + "' gets", bits);
     }
   }
   std::vector<int64_t> widths;

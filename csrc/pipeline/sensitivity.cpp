@@ -40,8 +40,7 @@ void check_values(const SensitivityOptions& options, const std::string& caller) 
     TORCH_CHECK_VALUE(!options.bits->empty(), caller,
                       ": bits is empty; pass None (C++: std::nullopt) to skip that sweep");
     for (const int64_t bits : *options.bits) {
-      TORCH_CHECK_VALUE(bits >= kMinBits && bits <= kMaxBits, caller, ": bits must be in ", kMinBits, "..", kMaxBits,
-                        " (a codebook of 2^bits centroids), got ", bits);
+      check_bits(caller + ": bits", "each layer in turn gets", bits);
     }
   }
   TORCH_CHECK_VALUE(options.sparsities || options.bits, caller, ": nothing to measure; pass sparsities= or bits=");
@@ -78,13 +77,8 @@ double measure(torch::nn::Module& model, const std::function<double(torch::nn::M
                torch::nn::Module& layer, const ModuleEntry& entry, const std::string& kind, double value) {
   const auto change = sweep_change(entry, kind, value);
   torch::NoGradGuard no_grad;
-  if (auto masked = masked_tensors(layer)) {
-    RestoreOnExit restore({masked->weight});
-    masked->weight.copy_(change.weight);
-    return evaluate(model);
-  }
   const auto parameters = layer.named_parameters(/*recurse=*/false);
-  if (const auto* weight = parameters.find("weight")) {  // a plain Linear / Conv2d
+  if (const auto* weight = parameters.find("weight")) {  // a plain or masked Linear / Conv2d
     RestoreOnExit restore({*weight});
     weight->copy_(change.weight);
     return evaluate(model);
