@@ -1,7 +1,7 @@
 """The deepcomp command line: `deepcomp SUBCOMMAND ...` (also `python -m deepcomp`).
 
 inspect FILE: the per-tensor table. report FILE [--plot DIR]: the table, where the bytes go, and plots.
-decompress FILE OUT.pt: a dense state dict for any PyTorch user (torch.save). compress CHECKPOINT -o OUT:
+decompress FILE OUT: a dense state dict for any PyTorch user (.pt or .safetensors). compress CHECKPOINT -o OUT:
 a state dict's Linear and Conv2d weights pruned and quantized into a .dcz file. A user's mistake (a
 missing file, one that is not a .dcz, a corrupted one, an existing output, no matplotlib) is reported
 in one line on stderr with exit status 1, never with a traceback.
@@ -68,11 +68,15 @@ def _decompress(args: argparse.Namespace) -> None:
     if os.path.lexists(args.out) and not args.force:
         raise FileExistsError(f"{args.out!r} exists; pass --force to overwrite it")
     state = io.load(args.file, max_bytes=args.max_bytes)
-    buffer = BytesIO()
-    torch.save(state, buffer)
-    write_atomically(args.out, buffer.getbuffer())
-    print(f"{args.out}: {len(state)} tensors, {os.path.getsize(args.out)} bytes "
-          f"(a dense state dict for torch.load; from {args.file}: {os.path.getsize(args.file)} bytes)")
+    if args.out.endswith(".safetensors"):
+        data, reader = _safetensors().save(state), "safetensors.torch.load_file"
+    else:
+        buffer = BytesIO()
+        torch.save(state, buffer)
+        data, reader = buffer.getbuffer(), "torch.load"
+    write_atomically(args.out, data)
+    print(f"{args.out}: {len(state)} tensors, {len(data)} bytes "
+          f"(a dense state dict for {reader}; from {args.file}: {os.path.getsize(args.file)} bytes)")
 
 
 def _compress(args: argparse.Namespace) -> None:
@@ -94,15 +98,20 @@ def _compress(args: argparse.Namespace) -> None:
 def _read_checkpoint(path: str) -> dict:
     """A state dict from a .safetensors file or a torch.save file, read without unpickling code."""
     if path.endswith(".safetensors"):
-        try:
-            from safetensors.torch import load_file
-        except ImportError:
-            raise ImportError("reading .safetensors needs the safetensors package (pip install safetensors)") from None
-        return load_file(path)
+        return _safetensors().load_file(path)
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or not all(isinstance(t, torch.Tensor) for t in state.values()):
         raise ValueError(f"{path!r} holds a {type(state).__name__}, not a state dict of tensors")
     return state
+
+
+def _safetensors():
+    """safetensors.torch: .safetensors files, read and written by their own library (never pickle)."""
+    try:
+        import safetensors.torch
+    except ImportError:
+        raise ImportError(".safetensors files need the safetensors package (pip install safetensors)") from None
+    return safetensors.torch
 
 
 def _layer_bits(text: str):
@@ -159,12 +168,13 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--plot", metavar="DIR", help="write the plots (PNG) into DIR (created if missing)")
     report.set_defaults(run=_report)
     decompress = commands.add_parser("decompress", parents=[reading],
-                                     help="write the dense state dict (torch.save) of a .dcz file",
+                                     help="write the dense state dict (.pt or .safetensors) of a .dcz file",
                                      description="Decode a .dcz file into a dense state dict (name -> CPU tensor; "
-                                                 "0 where pruned) and write it with torch.save, for any PyTorch "
-                                                 "user: torch.load(OUT, weights_only=True).")
+                                                 "0 where pruned) and write it for any PyTorch user: with "
+                                                 "torch.save (torch.load(OUT, weights_only=True)), or with "
+                                                 "safetensors when OUT ends in .safetensors.")
     decompress.add_argument("file", metavar="FILE", help="a .dcz file")
-    decompress.add_argument("out", metavar="OUT", help="the .pt file to write")
+    decompress.add_argument("out", metavar="OUT", help="the .pt or .safetensors file to write")
     decompress.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     decompress.set_defaults(run=_decompress)
     compress = commands.add_parser(

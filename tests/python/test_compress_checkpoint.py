@@ -59,3 +59,26 @@ def test_bad_checkpoints_are_one_line_errors(tmp_path):
     assert (tmp_path / "exists.dcz").read_bytes() == b"keep me"
     done = _cli("compress", tmp_path / "model.pt", "-o", tmp_path / "y.dcz", "--layer-bits", "3")
     assert done.returncode == 2 and "LAYER=BITS" in done.stderr
+
+
+def test_a_torchvision_checkpoint_in_safetensors_goes_through_compress_and_decompress(tmp_path):
+    from safetensors.torch import load_file, save_file
+    from torchvision.models import mobilenet_v3_small
+
+    torch.manual_seed(2)
+    model = mobilenet_v3_small(num_classes=10).eval()  # BatchNorm, depthwise and grouped convs, Linear
+    save_file(model.state_dict(), tmp_path / "model.safetensors")
+    done = _cli("compress", tmp_path / "model.safetensors", "-o", tmp_path / "model.dcz", "--sparsity", "0.5")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "model.dcz").stat().st_size * 4 < (tmp_path / "model.safetensors").stat().st_size
+    done = _cli("decompress", tmp_path / "model.dcz", tmp_path / "dense.safetensors")
+    assert done.returncode == 0 and "safetensors.torch.load_file" in done.stdout, done.stderr
+    dense = load_file(tmp_path / "dense.safetensors")
+    restored = mobilenet_v3_small(num_classes=10).eval()
+    restored.load_state_dict(dense)
+    quantized = deepcomp.load(tmp_path / "model.dcz", mobilenet_v3_small(num_classes=10).eval(), match_layers=True)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(restored(x), quantized(x), rtol=1e-4, atol=1e-5)
+    kept = dense["classifier.0.weight"] != 0
+    assert 0.45 <= kept.float().mean() <= 0.55

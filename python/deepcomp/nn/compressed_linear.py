@@ -2,12 +2,15 @@
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 
 from .. import ops
+from . import standard_ops
+from .scripting import NotScriptable
 from .shared_linear import SharedLinear
 
 
-class CompressedLinear(torch.nn.Module):
+class CompressedLinear(NotScriptable, torch.nn.Module):
     """A linear layer kept compressed for inference (deepcomp.ops.compressed_linear): only its kept
     weights, as compressed rows of 4-byte entries (column << 8 | codebook index), and the codebook.
     The EIE idea: a batch-1 forward reads 4 bytes per kept weight where a dense layer reads 4 per weight.
@@ -62,18 +65,16 @@ class CompressedLinear(torch.nn.Module):
     @property
     def weight(self) -> torch.Tensor:
         """The dense (out_features, in_features) weight: codebook entries where kept, 0 elsewhere (a new tensor)."""
-        rows = torch.repeat_interleave(torch.arange(self.out_features, device=self.row_ptr.device),
-                                       self.row_ptr.diff())
-        entries = self.entries.long()
-        weight = torch.zeros(self.out_features, self.in_features, dtype=self.codebook.dtype, device=self.codebook.device)
-        weight[rows, entries >> 8] = self.codebook[entries & 0xFF]
-        return weight
+        return standard_ops.compressed_weight(self.row_ptr, self.entries, self.codebook, self.out_features,
+                                              self.in_features)
 
     def kept(self) -> int:
         """How many weights the layer keeps."""
         return self.entries.numel()
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if standard_ops.exporting():
+            return F.linear(input, self.weight, self.bias)
         return ops.compressed_linear(input, self.row_ptr, self.entries, self.codebook, self.bias)
 
     def extra_repr(self) -> str:

@@ -11,11 +11,12 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from .. import ops
+from .scripting import NotScriptable
 
 _live_layers: "weakref.WeakSet[MaskedLayer]" = weakref.WeakSet()
 
 
-class MaskedLayer:
+class MaskedLayer(NotScriptable):
     """Mixin of MaskedLinear and MaskedConv2d (before the torch.nn layer in the bases)."""
 
     weight: torch.nn.Parameter

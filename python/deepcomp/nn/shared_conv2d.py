@@ -1,6 +1,8 @@
 import torch
+import torch.nn.functional as F
 
 from .. import ops
+from . import standard_ops
 from .conv_padding import pad_for_op
 from .shared_layer import SharedLayer
 
@@ -39,6 +41,9 @@ class SharedConv2d(SharedLayer):
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         input, padding = pad_for_op(self, input)
+        if standard_ops.exporting():
+            weight = standard_ops.shared_weight(self.indices, self.mask, self.codebook)
+            return F.conv2d(input, weight, self.bias, self.stride, padding, self.dilation, self.groups)
         return ops.shared_conv2d(input, self.indices, self.mask, self.codebook, self.bias, self.stride, padding,
                                  self.dilation, self.groups)
 

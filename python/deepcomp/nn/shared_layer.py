@@ -12,6 +12,7 @@ import torch
 
 from .. import _C, ops
 from .masked_layer import MaskedLayer
+from .scripting import NotScriptable
 
 MIN_BITS, MAX_BITS = _C.constants.MIN_BITS, _C.constants.MAX_BITS
 INITS = _C.constants.CODEBOOK_INITS
@@ -26,7 +27,7 @@ def check_bits(bits, where: str = "bits") -> int:
     return int(bits)
 
 
-class SharedLayer(torch.nn.Module):
+class SharedLayer(NotScriptable, torch.nn.Module):
     """Base of SharedLinear and SharedConv2d. Subclasses set `dense_type` (the torch layer they replace)
     and implement `_options()` (their constructor's arguments) and `forward`."""
 
