@@ -1,10 +1,16 @@
 # The two commands of a fresh machine: `make demo` and `make test` (each does all set-up first).
 PYTHON := .venv/bin/python
 
-.PHONY: setup demo lenet5 test test-cpp test-package test-python test-cpu-only fuzz bench
+.PHONY: setup install demo lenet5 test test-cpp test-package test-python test-cpu-only fuzz bench
 
 setup:
 	scripts/setup.sh
+
+# libdeepcomp, its headers and its CMake package under PREFIX, for C++ programs:
+# cmake -DCMAKE_PREFIX_PATH=$(PREFIX) ..., then find_package(deepcomp) and link deepcomp::deepcomp.
+PREFIX ?= /usr/local
+install: setup
+	cmake --install build/cmake --prefix $(PREFIX)
 
 # The main job: LeNet-300-100 on Fashion-MNIST, trained dense, pruned iteratively with retraining,
 # quantized to 5-bit codebooks with centroid fine-tuning, Huffman-coded into a .dcz file and reloaded.

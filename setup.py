@@ -42,6 +42,9 @@ class CMakeBuild(build_ext):
             "-DDEEPCOMP_FORCE_CPU=" + ("ON" if os.environ.get("DEEPCOMP_FORCE_CPU", "0") != "0" else "OFF"),
         ])
         subprocess.check_call(["cmake", "--build", str(build_dir), "--target", "deepcomp_python", "-j", jobs])
+        # Headers and CMake files in the package, for C++ users of a pip install (deepcomp.cmake_prefix_path).
+        subprocess.check_call(["cmake", "--install", str(build_dir), "--prefix", str(package_dir),
+                               "--component", "python"])
 
 
 setup(

@@ -7,10 +7,10 @@
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <deepcomp/ops.h>
 #include <torch/library.h>
 
-#include <deepcomp/ops.h>
-
+#include "check.h"
 #include "codebook_table.cuh"
 #include "common.cuh"
 #include "ops/checks.h"
@@ -101,9 +101,9 @@ at::Tensor shared_linear_cuda(const at::Tensor& input, const at::Tensor& indices
   const bool has_bias = bias.has_value() && bias->defined();
   const bool same_dtypes = codebook.scalar_type() == input.scalar_type() &&
                            (!has_bias || bias->scalar_type() == input.scalar_type());
-  TORCH_CHECK(input.device() == indices.device() && (!has_bias || bias->device() == input.device()),
-              "shared_linear: input (", input.device(), ") and bias must be on the shared weight's device (",
-              indices.device(), ")");
+  DEEPCOMP_CHECK(input.device() == indices.device() && (!has_bias || bias->device() == input.device()),
+                 "shared_linear: input (", input.device(), ") and bias must be on the shared weight's device (",
+                 indices.device(), ")");
   // out_features == 0 would launch no blocks (an invalid configuration).
   if (x.size(0) == 0 || x.size(0) > kMaxSmallBatch || out_features == 0 ||
       codebook.numel() > cuda::kCodebookTableSize || !same_dtypes) {

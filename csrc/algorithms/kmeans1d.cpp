@@ -11,6 +11,8 @@
 #include <tuple>
 #include <unordered_set>
 
+#include "check.h"
+
 namespace deepcomp::algorithms {
 namespace {
 
@@ -293,19 +295,19 @@ CodebookInit parse_codebook_init(const std::string& name) {
   if (name == "linear") return CodebookInit::linear;
   if (name == "density") return CodebookInit::density;
   if (name == "random") return CodebookInit::random;
-  C10_THROW_ERROR(ValueError, "unknown codebook init '" + name + "'; use 'linear', 'density' or 'random'");
+  DEEPCOMP_THROW(ValueError, "unknown codebook init '" + name + "'; use 'linear', 'density' or 'random'");
 }
 
 KMeansMethod parse_kmeans_method(const std::string& name) {
   if (name == "lloyd") return KMeansMethod::lloyd;
   if (name == "exact") return KMeansMethod::exact;
-  C10_THROW_ERROR(ValueError, "unknown k-means method '" + name + "'; use 'lloyd' or 'exact'");
+  DEEPCOMP_THROW(ValueError, "unknown k-means method '" + name + "'; use 'lloyd' or 'exact'");
 }
 
 template <typename T>
 std::vector<double> kmeans1d(std::span<const T> sorted, int64_t k, CodebookInit init, KMeansMethod method,
                              uint64_t seed) {
-  TORCH_CHECK_VALUE(k >= 2, "k-means needs k >= 2 centroids, got ", k);
+  DEEPCOMP_CHECK_VALUE(k >= 2, "k-means needs k >= 2 centroids, got ", k);
   if (sorted.empty()) return std::vector<double>(k, 0.0);
   const auto runs = distinct_runs(sorted);
   if (static_cast<int64_t>(runs.size()) - 1 <= k) {  // one centroid per distinct value; the rest repeat the last

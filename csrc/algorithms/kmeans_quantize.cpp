@@ -1,23 +1,24 @@
 // What the CPU and CUDA kernels of kmeans_quantize share (algorithms/kmeans_quantize.h): argument
 // checks, the errors, and the centroid bounds of the nearest-centroid search.
-#include <deepcomp/constants.h>
+#include "algorithms/kmeans_quantize.h"
 
 #include <ATen/ATen.h>
+#include <deepcomp/constants.h>
 
 #include <limits>
 
-#include "algorithms/kmeans_quantize.h"
+#include "check.h"
 #include "ops/checks.h"
 
 namespace deepcomp::algorithms {
 
 KMeansRequest check_kmeans_quantize(const at::Tensor& weight, const std::optional<at::Tensor>& mask, int64_t bits,
                                     c10::string_view init, c10::string_view method, int64_t seed) {
-  TORCH_CHECK_VALUE(bits >= kMinBits && bits <= kMaxBits, "kmeans_quantize: bits must be in ", kMinBits, "..",
-                    kMaxBits, " (a codebook of 2^bits centroids, uint8 indices), got ", bits);
-  TORCH_CHECK_VALUE(seed >= 0, "kmeans_quantize: seed must be >= 0, got ", seed);
-  TORCH_CHECK(weight.is_floating_point(), "kmeans_quantize: weight must be a floating-point tensor, got ",
-              weight.scalar_type());
+  DEEPCOMP_CHECK_VALUE(bits >= kMinBits && bits <= kMaxBits, "kmeans_quantize: bits must be in ", kMinBits, "..",
+                       kMaxBits, " (a codebook of 2^bits centroids, uint8 indices), got ", bits);
+  DEEPCOMP_CHECK_VALUE(seed >= 0, "kmeans_quantize: seed must be >= 0, got ", seed);
+  DEEPCOMP_CHECK(weight.is_floating_point(), "kmeans_quantize: weight must be a floating-point tensor, got ",
+                 weight.scalar_type());
   const bool masked = mask.has_value() && mask->defined();
   if (masked) ops::check_weight_and_mask("kmeans_quantize", weight, *mask);
   return {int64_t{1} << bits, parse_codebook_init(std::string(init)), parse_kmeans_method(std::string(method)),
@@ -33,8 +34,8 @@ std::vector<double> centroid_bounds(const at::Tensor& codebook) {
 }
 
 void check_all_finite(int64_t non_finite, int64_t values, bool masked) {
-  TORCH_CHECK_VALUE(non_finite == 0, "kmeans_quantize: the weights hold ", non_finite, " NaN/Inf value(s) among ",
-                    values, masked ? " unpruned" : "", "; k-means needs finite weights");
+  DEEPCOMP_CHECK_VALUE(non_finite == 0, "kmeans_quantize: the weights hold ", non_finite, " NaN/Inf value(s) among ",
+                       values, masked ? " unpruned" : "", "; k-means needs finite weights");
 }
 
 }  // namespace deepcomp::algorithms

@@ -3,11 +3,12 @@
 #include <deepcomp/nn/masked_linear.h>
 #include <deepcomp/nn/shared_conv2d.h>
 #include <deepcomp/nn/shared_linear.h>
-
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 
 #include <sstream>
+
+#include "check.h"
 
 namespace deepcomp::nn {
 
@@ -17,8 +18,8 @@ torch::Tensor forward_child(torch::nn::Module& parent, const std::string& name, 
   if (child == nullptr) {
     std::ostringstream known;
     for (const auto& item : children) known << " '" << item.key() << "'";
-    C10_THROW_ERROR(ValueError, c10::str("deepcomp::nn::forward_child: ", parent.name(), " has no child named '",
-                                         name, "'; its children are:", children.is_empty() ? " none" : known.str()));
+    DEEPCOMP_THROW(ValueError, c10::str("deepcomp::nn::forward_child: ", parent.name(), " has no child named '", name,
+                                        "'; its children are:", children.is_empty() ? " none" : known.str()));
   }
   torch::nn::Module& layer = **child;
   if (auto* l = layer.as<torch::nn::LinearImpl>()) return l->forward(input);
@@ -27,9 +28,10 @@ torch::Tensor forward_child(torch::nn::Module& parent, const std::string& name, 
   if (auto* c = layer.as<torch::nn::Conv2dImpl>()) return c->forward(input);
   if (auto* c = layer.as<MaskedConv2dImpl>()) return c->forward(input);
   if (auto* c = layer.as<SharedConv2dImpl>()) return c->forward(input);
-  C10_THROW_ERROR(TypeError, c10::str("deepcomp::nn::forward_child: child '", name, "' of ", parent.name(), " is a ",
-                                      layer.name(), "; forward_child calls Linear and Conv2d layers (plain, masked "
-                                      "or shared)"));
+  DEEPCOMP_THROW(TypeError,
+                 c10::str("deepcomp::nn::forward_child: child '", name, "' of ", parent.name(), " is a ", layer.name(),
+                          "; forward_child calls Linear and Conv2d layers (plain, masked "
+                          "or shared)"));
 }
 
 }  // namespace deepcomp::nn

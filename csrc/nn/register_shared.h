@@ -4,18 +4,19 @@
 
 #include <deepcomp/nn/shared_layer.h>
 #include <deepcomp/ops.h>
-
 #include <torch/nn/module.h>
+
+#include "check.h"
 
 namespace deepcomp::nn {
 
 template <typename Layer>
 int64_t register_shared(Layer& self, const SharedWeight& shared, const torch::Tensor& bias) {
   const int64_t k = shared.codebook.numel();
-  TORCH_CHECK_VALUE(shared.codebook.dim() == 1 && k >= 2 && (k & (k - 1)) == 0 && k <= 256, self.name(),
-                    ": a codebook holds 2^bits centroids for bits in 1..8, got shape ", shared.codebook.sizes());
-  TORCH_CHECK_VALUE(shared.mask.sizes() == shared.indices.sizes(), self.name(), ": mask shape ", shared.mask.sizes(),
-                    " differs from indices shape ", shared.indices.sizes());
+  DEEPCOMP_CHECK_VALUE(shared.codebook.dim() == 1 && k >= 2 && (k & (k - 1)) == 0 && k <= 256, self.name(),
+                       ": a codebook holds 2^bits centroids for bits in 1..8, got shape ", shared.codebook.sizes());
+  DEEPCOMP_CHECK_VALUE(shared.mask.sizes() == shared.indices.sizes(), self.name(), ": mask shape ", shared.mask.sizes(),
+                       " differs from indices shape ", shared.indices.sizes());
   torch::NoGradGuard no_grad;
   self.codebook = self.register_parameter("codebook", shared.codebook.detach().clone());
   self.indices = self.register_buffer("indices", shared.indices.clone());

@@ -1,6 +1,7 @@
 #include <deepcomp/nn/shared_conv2d.h>
 #include <deepcomp/ops.h>
 
+#include "check.h"
 #include "nn/conv_options.h"
 #include "nn/register_shared.h"
 
@@ -20,12 +21,12 @@ SharedConv2dImpl::SharedConv2dImpl(const torch::nn::Conv2dOptions& options_, con
                                    const torch::Tensor& bias)
     : options(options_) {
   const auto& kernel = *options.kernel_size();
-  TORCH_CHECK_VALUE(options.groups() > 0 && options.in_channels() % options.groups() == 0,
-                    "SharedConv2d: in_channels must be divisible by groups");
-  TORCH_CHECK_VALUE(shared.indices.sizes() == torch::IntArrayRef({options.out_channels(),
-                                                                  options.in_channels() / options.groups(),
-                                                                  kernel[0], kernel[1]}),
-                    "SharedConv2d: weight shape ", shared.indices.sizes(), " does not match the options");
+  DEEPCOMP_CHECK_VALUE(options.groups() > 0 && options.in_channels() % options.groups() == 0,
+                       "SharedConv2d: in_channels must be divisible by groups");
+  DEEPCOMP_CHECK_VALUE(
+      shared.indices.sizes() ==
+          torch::IntArrayRef({options.out_channels(), options.in_channels() / options.groups(), kernel[0], kernel[1]}),
+      "SharedConv2d: weight shape ", shared.indices.sizes(), " does not match the options");
   bits_ = register_shared(*this, shared, bias);
 }
 

@@ -1,6 +1,7 @@
 #include <deepcomp/nn/shared_linear.h>
 #include <deepcomp/ops.h>
 
+#include "check.h"
 #include "nn/register_shared.h"
 
 namespace deepcomp::nn {
@@ -13,9 +14,9 @@ SharedLinearImpl::SharedLinearImpl(const torch::nn::LinearOptions& options_, int
 SharedLinearImpl::SharedLinearImpl(const torch::nn::LinearOptions& options_, const SharedWeight& shared,
                                    const torch::Tensor& bias)
     : options(options_) {
-  TORCH_CHECK_VALUE(shared.indices.sizes() == torch::IntArrayRef({options.out_features(), options.in_features()}),
-                    "SharedLinear: weight shape ", shared.indices.sizes(), " is not (out_features, in_features) = (",
-                    options.out_features(), ", ", options.in_features(), ")");
+  DEEPCOMP_CHECK_VALUE(shared.indices.sizes() == torch::IntArrayRef({options.out_features(), options.in_features()}),
+                       "SharedLinear: weight shape ", shared.indices.sizes(), " is not (out_features, in_features) = (",
+                       options.out_features(), ", ", options.in_features(), ")");
   bits_ = register_shared(*this, shared, bias);
 }
 

@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 
+#include "check.h"
 #include "ops/checks.h"
 
 namespace deepcomp::ops {
@@ -22,23 +23,23 @@ template <CodebookDecodeInto into>
 at::Tensor codebook_decode_entry(const at::Tensor& indices, const at::Tensor& mask, const at::Tensor& codebook) {
   check_shared_weight("codebook_decode", indices, mask, codebook);
   auto weight = at::empty(indices.sizes(), codebook.options());
-  TORCH_CHECK(into(weight, indices.contiguous(), mask.contiguous(), codebook.contiguous()),
-              "codebook_decode: indices hold a value >= the codebook's ", codebook.numel(), " entries");
+  DEEPCOMP_CHECK(into(weight, indices.contiguous(), mask.contiguous(), codebook.contiguous()),
+                 "codebook_decode: indices hold a value >= the codebook's ", codebook.numel(), " entries");
   return weight;
 }
 
 template <CodebookGradInto into>
 at::Tensor codebook_grad_entry(const at::Tensor& grad_weight, const at::Tensor& indices, const at::Tensor& mask,
                                int64_t num_codes) {
-  TORCH_CHECK(num_codes >= 1, "codebook_grad: num_codes must be >= 1, got ", num_codes);
-  TORCH_CHECK(grad_weight.is_floating_point(), "codebook_grad: grad_weight must be floating-point, got ",
-              grad_weight.scalar_type());
-  TORCH_CHECK(grad_weight.sizes() == indices.sizes(), "codebook_grad: grad_weight shape ", grad_weight.sizes(),
-              " differs from indices shape ", indices.sizes());
+  DEEPCOMP_CHECK(num_codes >= 1, "codebook_grad: num_codes must be >= 1, got ", num_codes);
+  DEEPCOMP_CHECK(grad_weight.is_floating_point(), "codebook_grad: grad_weight must be floating-point, got ",
+                 grad_weight.scalar_type());
+  DEEPCOMP_CHECK(grad_weight.sizes() == indices.sizes(), "codebook_grad: grad_weight shape ", grad_weight.sizes(),
+                 " differs from indices shape ", indices.sizes());
   auto grad_codebook = at::zeros({num_codes}, grad_weight.options());
   check_shared_weight("codebook_grad", indices, mask, grad_codebook);
-  TORCH_CHECK(into(grad_codebook, grad_weight.contiguous(), indices.contiguous(), mask.contiguous()),
-              "codebook_grad: indices hold a value >= num_codes = ", num_codes);
+  DEEPCOMP_CHECK(into(grad_codebook, grad_weight.contiguous(), indices.contiguous(), mask.contiguous()),
+                 "codebook_grad: indices hold a value >= num_codes = ", num_codes);
   return grad_codebook;
 }
 

@@ -8,6 +8,8 @@
 
 #include <ATen/ATen.h>
 
+#include "check.h"
+
 namespace deepcomp::ops {
 
 // Columns fit the 23 bits above the index, so entries stay non-negative int32.
@@ -22,34 +24,34 @@ using CompressedLinearInto = bool (*)(at::Tensor& out, const at::Tensor& input, 
 inline void check_compressed_linear(const at::Tensor& input, const at::Tensor& row_ptr, const at::Tensor& entries,
                                     const at::Tensor& codebook, const std::optional<at::Tensor>& bias) {
   constexpr const char* op = "compressed_linear";
-  TORCH_CHECK(input.is_floating_point() && input.dim() >= 1, op,
-              ": input must be a floating-point tensor (*, in_features), got ", input.scalar_type(), " of shape ",
-              input.sizes());
-  TORCH_CHECK(input.size(-1) < kCompressedMaxInFeatures, op, ": in_features must be < 2^23, got ", input.size(-1));
-  TORCH_CHECK(row_ptr.scalar_type() == at::kLong && row_ptr.dim() == 1 && row_ptr.numel() >= 1, op,
-              ": row_ptr must be a 1-D int64 tensor of out_features + 1 offsets, got ", row_ptr.scalar_type(),
-              " of shape ", row_ptr.sizes());
-  TORCH_CHECK(entries.scalar_type() == at::kInt && entries.dim() == 1, op,
-              ": entries must be a 1-D int32 tensor (column << 8 | codebook index), got ", entries.scalar_type(),
-              " of shape ", entries.sizes());
-  TORCH_CHECK(codebook.dim() == 1 && codebook.numel() >= 1 && codebook.numel() <= 256, op,
-              ": codebook must be 1-D with 1..256 centroids, got shape ", codebook.sizes());
-  TORCH_CHECK(codebook.scalar_type() == input.scalar_type(), op, ": codebook dtype ", codebook.scalar_type(),
-              " differs from input dtype ", input.scalar_type());
+  DEEPCOMP_CHECK(input.is_floating_point() && input.dim() >= 1, op,
+                 ": input must be a floating-point tensor (*, in_features), got ", input.scalar_type(), " of shape ",
+                 input.sizes());
+  DEEPCOMP_CHECK(input.size(-1) < kCompressedMaxInFeatures, op, ": in_features must be < 2^23, got ", input.size(-1));
+  DEEPCOMP_CHECK(row_ptr.scalar_type() == at::kLong && row_ptr.dim() == 1 && row_ptr.numel() >= 1, op,
+                 ": row_ptr must be a 1-D int64 tensor of out_features + 1 offsets, got ", row_ptr.scalar_type(),
+                 " of shape ", row_ptr.sizes());
+  DEEPCOMP_CHECK(entries.scalar_type() == at::kInt && entries.dim() == 1, op,
+                 ": entries must be a 1-D int32 tensor (column << 8 | codebook index), got ", entries.scalar_type(),
+                 " of shape ", entries.sizes());
+  DEEPCOMP_CHECK(codebook.dim() == 1 && codebook.numel() >= 1 && codebook.numel() <= 256, op,
+                 ": codebook must be 1-D with 1..256 centroids, got shape ", codebook.sizes());
+  DEEPCOMP_CHECK(codebook.scalar_type() == input.scalar_type(), op, ": codebook dtype ", codebook.scalar_type(),
+                 " differs from input dtype ", input.scalar_type());
   const bool has_bias = bias.has_value() && bias->defined();
   if (has_bias) {
-    TORCH_CHECK(bias->dim() == 1 && bias->numel() == row_ptr.numel() - 1, op, ": bias must be (out_features) = (",
-                row_ptr.numel() - 1, "), got shape ", bias->sizes());
-    TORCH_CHECK(bias->scalar_type() == input.scalar_type(), op, ": bias dtype ", bias->scalar_type(),
-                " differs from input dtype ", input.scalar_type());
+    DEEPCOMP_CHECK(bias->dim() == 1 && bias->numel() == row_ptr.numel() - 1, op, ": bias must be (out_features) = (",
+                   row_ptr.numel() - 1, "), got shape ", bias->sizes());
+    DEEPCOMP_CHECK(bias->scalar_type() == input.scalar_type(), op, ": bias dtype ", bias->scalar_type(),
+                   " differs from input dtype ", input.scalar_type());
   }
   for (const auto* tensor : {&row_ptr, &entries, &codebook}) {
-    TORCH_CHECK(tensor->device() == input.device(), op, ": input is on ", input.device(),
-                " but row_ptr, entries, codebook and bias must be on the same device; found one on ",
-                tensor->device());
+    DEEPCOMP_CHECK(tensor->device() == input.device(), op, ": input is on ", input.device(),
+                   " but row_ptr, entries, codebook and bias must be on the same device; found one on ",
+                   tensor->device());
   }
-  TORCH_CHECK(!has_bias || bias->device() == input.device(), op, ": bias is on ", bias->device(), ", input on ",
-              input.device());
+  DEEPCOMP_CHECK(!has_bias || bias->device() == input.device(), op, ": bias is on ", bias->device(), ", input on ",
+                 input.device());
 }
 
 template <CompressedLinearInto into>
@@ -60,10 +62,10 @@ at::Tensor compressed_linear_entry(const at::Tensor& input, const at::Tensor& ro
   const auto x = input.reshape({-1, input.size(-1)}).contiguous();
   auto out = at::empty({x.size(0), out_features}, x.options());
   const auto b = bias.has_value() && bias->defined() ? bias->contiguous() : at::Tensor();
-  TORCH_CHECK(into(out, x, row_ptr.contiguous(), entries.contiguous(), codebook.contiguous(), b),
-              "compressed_linear: malformed compressed weight: row_ptr must rise from 0 to entries.numel() = ",
-              entries.numel(), ", and every entry's column must be < in_features = ", input.size(-1),
-              " and its index < the codebook's ", codebook.numel(), " centroids");
+  DEEPCOMP_CHECK(into(out, x, row_ptr.contiguous(), entries.contiguous(), codebook.contiguous(), b),
+                 "compressed_linear: malformed compressed weight: row_ptr must rise from 0 to entries.numel() = ",
+                 entries.numel(), ", and every entry's column must be < in_features = ", input.size(-1),
+                 " and its index < the codebook's ", codebook.numel(), " centroids");
   auto shape = input.sizes().vec();
   shape.back() = out_features;
   return out.view(shape);

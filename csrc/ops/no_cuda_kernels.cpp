@@ -3,6 +3,8 @@
 // CUDA backend". A CUDA build has a twin for each of them in cuda/.
 #include <torch/library.h>
 
+#include "check.h"
+
 #ifndef DEEPCOMP_WITH_CUDA
 namespace deepcomp::ops {
 namespace {
@@ -11,9 +13,9 @@ constexpr const char* kDeviceSpecificOps[] = {"apply_mask", "apply_mask_", "code
                                               "compressed_linear"};
 
 void no_cuda_kernel(const c10::OperatorHandle& op, torch::jit::Stack*) {
-  TORCH_CHECK(false, op.schema().name(),
-              ": this deepcomp was built without CUDA kernels (DEEPCOMP_FORCE_CPU, or no CUDA toolkit at build "
-              "time). Move the tensors to the CPU, or rebuild deepcomp where nvcc is available.");
+  DEEPCOMP_CHECK(false, op.schema().name(),
+                 ": this deepcomp was built without CUDA kernels (DEEPCOMP_FORCE_CPU, or no CUDA toolkit at build "
+                 "time). Move the tensors to the CPU, or rebuild deepcomp where nvcc is available.");
 }
 
 }  // namespace

@@ -2,11 +2,12 @@
 // with the caller and the layer's name, so the user knows which layer to look at; and bits out of range.
 #pragma once
 
+#include <c10/util/Exception.h>
 #include <deepcomp/constants.h>
 
-#include <c10/util/Exception.h>
-
 #include <string>
+
+#include "check.h"
 
 namespace deepcomp {
 
@@ -16,15 +17,15 @@ auto on_layer(const std::string& caller, const std::string& name, Step&& step) -
   try {
     return step();
   } catch (const c10::Error& error) {
-    C10_THROW_ERROR(ValueError, c10::str(caller, ": layer '", name, "': ", error.what_without_backtrace()));
+    DEEPCOMP_THROW(ValueError, c10::str(caller, ": layer '", name, "': ", error.what_without_backtrace()));
   }
 }
 
 // c10::ValueError unless bits is in kMinBits..kMaxBits: "<where> must be in 1..8 (<whose> a codebook of
 // 2^bits centroids), got <bits>".
 inline void check_bits(const std::string& where, const std::string& whose, int64_t bits) {
-  TORCH_CHECK_VALUE(bits >= kMinBits && bits <= kMaxBits, where, " must be in ", kMinBits, "..", kMaxBits, " (",
-                    whose, " a codebook of 2^bits centroids), got ", bits);
+  DEEPCOMP_CHECK_VALUE(bits >= kMinBits && bits <= kMaxBits, where, " must be in ", kMinBits, "..", kMaxBits, " (",
+                       whose, " a codebook of 2^bits centroids), got ", bits);
 }
 
 }  // namespace deepcomp

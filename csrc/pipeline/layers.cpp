@@ -1,12 +1,12 @@
+#include <c10/util/Exception.h>
 #include <deepcomp/constants.h>
 #include <deepcomp/layers.h>
-
-#include <c10/util/Exception.h>
 
 #include <algorithm>
 #include <cctype>
 #include <sstream>
 
+#include "check.h"
 #include "codec/container.h"
 
 namespace deepcomp {
@@ -128,19 +128,19 @@ size_t find_named(const ModelEntries& model, LayerUse use, const std::string& ca
     if (accepts(use, entry)) known.push_back(entry.name);
   }
   const auto close = close_matches(name, known);
-  C10_THROW_ERROR(ValueError, c10::str(caller, ": no layer named '", codec::printable(name), "' in the model",
-                                       close.empty() ? "; the layers it accepts: [" + quoted_list(known) + "]"
-                                                     : "; did you mean " + quoted_list(close) + "?"));
+  DEEPCOMP_THROW(ValueError, c10::str(caller, ": no layer named '", codec::printable(name), "' in the model",
+                                      close.empty() ? "; the layers it accepts: [" + quoted_list(known) + "]"
+                                                    : "; did you mean " + quoted_list(close) + "?"));
 }
 
 // A chosen layer that must be replaced by its twin where it cannot be.
 void check_replaceable(const ModuleEntry& entry, LayerUse use, const std::string& caller) {
   if (!replaces(use, entry) || entry.fixed_reason.empty()) return;
   if (entry.name.empty()) {
-    C10_THROW_ERROR(TypeError, c10::str(caller, ": the model itself is ", article(entry.type), " ", entry.type, ", which ",
-                                        entry.fixed_reason));
+    DEEPCOMP_THROW(TypeError, c10::str(caller, ": the model itself is ", article(entry.type), " ", entry.type,
+                                       ", which ", entry.fixed_reason));
   }
-  C10_THROW_ERROR(TypeError, c10::str(caller, ": layer '", entry.name, "' (", entry.type, ") ", entry.fixed_reason));
+  DEEPCOMP_THROW(TypeError, c10::str(caller, ": layer '", entry.name, "' (", entry.type, ") ", entry.fixed_reason));
 }
 
 }  // namespace
@@ -169,12 +169,12 @@ const LayerKind* find_layer_kind(std::string_view name) {
 size_t check_layer(const ModelEntries& model, LayerUse use, const std::string& caller, const std::string& name) {
   const size_t index = find_named(model, use, caller, name);
   const auto& entry = model[index];
-  TORCH_CHECK_TYPE(accepts(use, entry), caller, ": layer '", name, "' is ", article(entry.type), " ", entry.type, "; ",
-                   caller, " accepts ",
-                   info(use).kinds,
-                   entry.subclass_of.empty() ? "" : " of exactly those types (a subclass may compute something else)");
-  TORCH_CHECK_VALUE(entry.weight.numel() > 0, caller, ": layer '", name, "' (", entry.type,
-                    ") has no weights (weight shape ", entry.weight.sizes(), "); leave it out");
+  DEEPCOMP_CHECK_TYPE(
+      accepts(use, entry), caller, ": layer '", name, "' is ", article(entry.type), " ", entry.type, "; ", caller,
+      " accepts ", info(use).kinds,
+      entry.subclass_of.empty() ? "" : " of exactly those types (a subclass may compute something else)");
+  DEEPCOMP_CHECK_VALUE(entry.weight.numel() > 0, caller, ": layer '", name, "' (", entry.type,
+                       ") has no weights (weight shape ", entry.weight.sizes(), "); leave it out");
   check_replaceable(entry, use, caller);
   return index;
 }
@@ -217,7 +217,7 @@ LayerChoice choose_layers(const ModelEntries& model, LayerUse use, const std::st
     why << caller << ": no layer to change";
     if (!choice.skipped.empty()) why << "; skipped " << skipped_text(choice.skipped);
     why << ". It changes " << info(use).kinds << "; check layers=, exclude= and the per-layer values";
-    C10_THROW_ERROR(ValueError, why.str());
+    DEEPCOMP_THROW(ValueError, why.str());
   }
   return choice;
 }

@@ -1,13 +1,13 @@
 // load and inspect: a .dcz file back to tensors, a model, or its report.
-#include <deepcomp/io.h>
-
 #include <c10/util/Exception.h>
+#include <deepcomp/io.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include <algorithm>
 #include <map>
 #include <sstream>
 
+#include "check.h"
 #include "codec/container.h"
 #include "codec/file_io.h"
 #include "pipeline/file_report.h"
@@ -37,7 +37,7 @@ int64_t default_max_decoded_bytes(int64_t file_bytes) {
 }
 
 DczFile::DczFile(const std::string& path, std::optional<int64_t> max_bytes) : path_(path) {
-  TORCH_CHECK_VALUE(!max_bytes || *max_bytes >= 0, "DczFile: max_bytes must be >= 0, got ", *max_bytes);
+  DEEPCOMP_CHECK_VALUE(!max_bytes || *max_bytes >= 0, "DczFile: max_bytes must be >= 0, got ", *max_bytes);
   auto contents = std::make_unique<Contents>();
   try {
     const auto bytes = codec::read_file(path, codec::kMagic.size(), codec::check_magic);
@@ -100,11 +100,12 @@ NamedTensors DczFile::state(const std::vector<std::string>& names) const {
   for (const auto& record : records) {
     if (!used.count(record.name)) unused.push_back(record.name);
   }
-  TORCH_CHECK_VALUE(missing.empty() && unused.empty(), "load: '", path_, "' does not match the model: ",
-                    missing.empty() ? "" : "the file has nothing for " + quoted_list(missing),
-                    missing.empty() || unused.empty() ? "" : "; ",
-                    unused.empty() ? "" : "the model has nothing for the file's " + quoted_list(unused),
-                    " (a shared layer needs a weight saved with its codebook, a masked layer one saved with its mask)");
+  DEEPCOMP_CHECK_VALUE(
+      missing.empty() && unused.empty(), "load: '", path_,
+      "' does not match the model: ", missing.empty() ? "" : "the file has nothing for " + quoted_list(missing),
+      missing.empty() || unused.empty() ? "" : "; ",
+      unused.empty() ? "" : "the model has nothing for the file's " + quoted_list(unused),
+      " (a shared layer needs a weight saved with its codebook, a masked layer one saved with its mask)");
   return state;
 }
 
@@ -127,8 +128,8 @@ void load(const std::string& path, torch::nn::Module& model) {
   }
   const auto state = load_state(path, names);
   for (size_t i = 0; i < state.size(); ++i) {
-    TORCH_CHECK_VALUE(state[i].second.sizes() == targets[i].sizes(), "load: '", names[i], "' has shape ",
-                      targets[i].sizes(), " in the model and ", state[i].second.sizes(), " in '", path, "'");
+    DEEPCOMP_CHECK_VALUE(state[i].second.sizes() == targets[i].sizes(), "load: '", names[i], "' has shape ",
+                         targets[i].sizes(), " in the model and ", state[i].second.sizes(), " in '", path, "'");
   }
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < state.size(); ++i) targets[i].copy_(state[i].second);

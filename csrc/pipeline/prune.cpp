@@ -4,6 +4,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "check.h"
 #include "pipeline/cpp_model.h"
 #include "pipeline/layer_error.h"
 #include "pipeline/table.h"
@@ -27,8 +28,8 @@ std::optional<std::vector<std::string>> named_in(const LayerValues& values) {
 }  // namespace
 
 PrunePlan plan_prune(const ModelEntries& model, const PruneOptions& options, const std::string& caller) {
-  TORCH_CHECK_VALUE(options.sensitivity.has_value() != options.sparsity.has_value(), caller,
-                    ": give exactly one of sensitivity or sparsity");
+  DEEPCOMP_CHECK_VALUE(options.sensitivity.has_value() != options.sparsity.has_value(), caller,
+                       ": give exactly one of sensitivity or sparsity");
   const bool by_sensitivity = options.sensitivity.has_value();
   const auto& values = by_sensitivity ? *options.sensitivity : *options.sparsity;
   const auto choice = choose_layers(model, LayerUse::prune, caller, options.layers, options.exclude, named_in(values));

@@ -6,6 +6,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "check.h"
 #include "pipeline/cpp_model.h"
 #include "pipeline/layer_error.h"
 #include "pipeline/table.h"
@@ -19,7 +20,7 @@ void check_choice(const std::string& caller, const char* what, const std::string
   if (std::find(valid.begin(), valid.end(), value) != valid.end()) return;
   std::ostringstream names;
   for (size_t i = 0; i < N; ++i) names << (i ? ", " : "") << "'" << valid[i] << "'";
-  C10_THROW_ERROR(ValueError, c10::str(caller, ": unknown ", what, " '", value, "'; use one of ", names.str()));
+  DEEPCOMP_THROW(ValueError, c10::str(caller, ": unknown ", what, " '", value, "'; use one of ", names.str()));
 }
 
 // Each chosen layer's width: the option for all, the option for its name, or its kind's default.
@@ -31,8 +32,8 @@ std::vector<int64_t> bits_per_layer(const ModelEntries& model, const std::vector
   if (per_layer) {
     for (const auto& [name, bits] : *per_layer) {
       const size_t index = check_layer(model, LayerUse::quantize, caller, name);
-      TORCH_CHECK_VALUE(std::find(chosen.begin(), chosen.end(), index) != chosen.end(), caller,
-                        ": bits names layer '", name, "', which layers= leaves out or exclude= removes");
+      DEEPCOMP_CHECK_VALUE(std::find(chosen.begin(), chosen.end(), index) != chosen.end(), caller,
+                           ": bits names layer '", name, "', which layers= leaves out or exclude= removes");
       check_bits(c10::str(caller, ": bits for '", name, "'"), "layer '" + name + "' gets", bits);
     }
   }
@@ -69,7 +70,7 @@ LayerQuantizeStats stats_of(const ModuleEntry& layer, const nn::SharedWeight& sh
 QuantizePlan plan_quantize(const ModelEntries& model, const QuantizeOptions& options, const std::string& caller) {
   check_choice(caller, "codebook init", options.init, kCodebookInits);
   check_choice(caller, "k-means method", options.method, kKMeansMethods);
-  TORCH_CHECK_VALUE(options.seed >= 0, caller, ": seed must be >= 0, got ", options.seed);
+  DEEPCOMP_CHECK_VALUE(options.seed >= 0, caller, ": seed must be >= 0, got ", options.seed);
   const auto choice = choose_layers(model, LayerUse::quantize, caller, options.layers, options.exclude);
   const auto widths = bits_per_layer(model, choice.chosen, options, caller);
 

@@ -1,12 +1,12 @@
 // save: a state dict (or a model's parameters and buffers) to a .dcz file.
-#include <deepcomp/io.h>
-
 #include <c10/util/Exception.h>
+#include <deepcomp/io.h>
 
 #include <functional>
 #include <map>
 #include <optional>
 
+#include "check.h"
 #include "codec/container.h"
 #include "codec/file_io.h"
 #include "pipeline/file_report.h"
@@ -85,10 +85,10 @@ std::vector<Group> find_groups(const NamedTensors& state) {
 }  // namespace
 
 FileReport save_state(const NamedTensors& state, const std::string& path, const SaveOptions& options) {
-  TORCH_CHECK_VALUE(!options.gap_bits || (*options.gap_bits >= kMinGapBits && *options.gap_bits <= kMaxGapBits),
-                    "save: gap_bits must be in ", kMinGapBits, "..", kMaxGapBits, ", got ", *options.gap_bits);
-  TORCH_CHECK_VALUE(options.max_code_length >= 1 && options.max_code_length <= kMaxCodeLength,
-                    "save: max_code_length must be in 1..", kMaxCodeLength, ", got ", options.max_code_length);
+  DEEPCOMP_CHECK_VALUE(!options.gap_bits || (*options.gap_bits >= kMinGapBits && *options.gap_bits <= kMaxGapBits),
+                       "save: gap_bits must be in ", kMinGapBits, "..", kMaxGapBits, ", got ", *options.gap_bits);
+  DEEPCOMP_CHECK_VALUE(options.max_code_length >= 1 && options.max_code_length <= kMaxCodeLength,
+                       "save: max_code_length must be in 1..", kMaxCodeLength, ", got ", options.max_code_length);
   // Each tensor goes where its first state-dict entry was: a group where any member was.
   const auto groups = find_groups(state);
   std::vector<std::optional<size_t>> group_of(state.size());
@@ -115,7 +115,7 @@ FileReport save_state(const NamedTensors& state, const std::string& path, const 
     write.max_code_length = static_cast<int>(options.max_code_length);
     bytes = codec::write_container(records, write, &sizes);
   } catch (const std::invalid_argument& error) {
-    TORCH_CHECK_VALUE(false, "save: ", error.what());
+    DEEPCOMP_CHECK_VALUE(false, "save: ", error.what());
   }
   codec::write_file_atomically(path, bytes.data(), bytes.size());
   // The size written, not the path's size now: another writer may have replaced it since.

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "check.h"
+
 namespace deepcomp {
 namespace {
 
@@ -19,16 +21,16 @@ double sensitivity_at(double final, double fraction) { return final * fraction; 
 
 PruningTimetable::PruningTimetable(PruneOptions final, PruningScheduleOptions options)
     : final_(std::move(final)), options_(options) {
-  TORCH_CHECK_VALUE(final_.sensitivity.has_value() != final_.sparsity.has_value(),
-                    "PruningSchedule: set exactly one of sensitivity or sparsity");
-  TORCH_CHECK_VALUE(options_.steps >= 1, "PruningSchedule: steps must be an int >= 1, got ", options_.steps);
-  TORCH_CHECK_VALUE(options_.every >= 1, "PruningSchedule: every must be an int >= 1, got ", options_.every);
-  TORCH_CHECK_VALUE(options_.start >= 0, "PruningSchedule: start must be an int >= 0, got ", options_.start);
+  DEEPCOMP_CHECK_VALUE(final_.sensitivity.has_value() != final_.sparsity.has_value(),
+                       "PruningSchedule: set exactly one of sensitivity or sparsity");
+  DEEPCOMP_CHECK_VALUE(options_.steps >= 1, "PruningSchedule: steps must be an int >= 1, got ", options_.steps);
+  DEEPCOMP_CHECK_VALUE(options_.every >= 1, "PruningSchedule: every must be an int >= 1, got ", options_.every);
+  DEEPCOMP_CHECK_VALUE(options_.start >= 0, "PruningSchedule: start must be an int >= 0, got ", options_.start);
 }
 
 PruneOptions PruningTimetable::round_options(int64_t round) const {
-  TORCH_CHECK_VALUE(round >= 1 && round <= options_.steps, "PruningSchedule: round must be in 1..", options_.steps,
-                    ", got ", round);
+  DEEPCOMP_CHECK_VALUE(round >= 1 && round <= options_.steps, "PruningSchedule: round must be in 1..", options_.steps,
+                       ", got ", round);
   const double fraction = static_cast<double>(round) / static_cast<double>(options_.steps);
   PruneOptions options;
   options.layers = final_.layers;
@@ -46,9 +48,9 @@ std::optional<int64_t> PruningTimetable::next_epoch() {
 }
 
 void PruningTimetable::restore(int64_t epoch, int64_t rounds_done) {
-  TORCH_CHECK_VALUE(epoch >= 0 && rounds_done >= 0 && rounds_done <= options_.steps,
-                    "PruningSchedule: a saved state needs epoch >= 0 and 0 <= rounds_done <= steps (", options_.steps,
-                    "), got epoch ", epoch, ", rounds_done ", rounds_done);
+  DEEPCOMP_CHECK_VALUE(epoch >= 0 && rounds_done >= 0 && rounds_done <= options_.steps,
+                       "PruningSchedule: a saved state needs epoch >= 0 and 0 <= rounds_done <= steps (",
+                       options_.steps, "), got epoch ", epoch, ", rounds_done ", rounds_done);
   epoch_ = epoch;
   rounds_done_ = rounds_done;
 }

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "check.h"
 #include "pipeline/cpp_model.h"
 #include "pipeline/layer_error.h"
 #include "pipeline/table.h"
@@ -29,21 +30,21 @@ std::string float_text(double value) {
 
 void check_values(const SensitivityOptions& options, const std::string& caller) {
   if (options.sparsities) {
-    TORCH_CHECK_VALUE(!options.sparsities->empty(), caller,
-                      ": sparsities is empty; pass None (C++: std::nullopt) to skip that sweep");
+    DEEPCOMP_CHECK_VALUE(!options.sparsities->empty(), caller,
+                         ": sparsities is empty; pass None (C++: std::nullopt) to skip that sweep");
     for (const double sparsity : *options.sparsities) {
-      TORCH_CHECK_VALUE(std::isfinite(sparsity) && sparsity >= 0 && sparsity < 1, caller,
-                        ": sparsities must be in [0, 1), got ", float_text(sparsity));
+      DEEPCOMP_CHECK_VALUE(std::isfinite(sparsity) && sparsity >= 0 && sparsity < 1, caller,
+                           ": sparsities must be in [0, 1), got ", float_text(sparsity));
     }
   }
   if (options.bits) {
-    TORCH_CHECK_VALUE(!options.bits->empty(), caller,
-                      ": bits is empty; pass None (C++: std::nullopt) to skip that sweep");
+    DEEPCOMP_CHECK_VALUE(!options.bits->empty(), caller,
+                         ": bits is empty; pass None (C++: std::nullopt) to skip that sweep");
     for (const int64_t bits : *options.bits) {
       check_bits(caller + ": bits", "each layer in turn gets", bits);
     }
   }
-  TORCH_CHECK_VALUE(options.sparsities || options.bits, caller, ": nothing to measure; pass sparsities= or bits=");
+  DEEPCOMP_CHECK_VALUE(options.sparsities || options.bits, caller, ": nothing to measure; pass sparsities= or bits=");
 }
 
 // Copies a layer's tensors and writes them back, bit for bit, when it goes out of scope: also when
@@ -102,8 +103,8 @@ std::string value_text(const std::string& kind, double value) {
 }
 
 void check_kind(const std::string& kind) {
-  TORCH_CHECK_VALUE(kind == kPrune || kind == kQuantize, "unknown sweep kind '", kind,
-                    "'; use \"prune\" or \"quantize\"");
+  DEEPCOMP_CHECK_VALUE(kind == kPrune || kind == kQuantize, "unknown sweep kind '", kind,
+                       "'; use \"prune\" or \"quantize\"");
 }
 
 // magnitude_prune(sparsity=f) prunes floor(f × numel) weights in all; the threshold on |w| of the
@@ -156,7 +157,7 @@ SweepChange sweep_change(const ModuleEntry& layer, const std::string& kind, doub
 
 SensitivityReport sensitivity(torch::nn::Module& model, const std::function<double(torch::nn::Module&)>& evaluate,
                               const SensitivityOptions& options) {
-  TORCH_CHECK_VALUE(static_cast<bool>(evaluate), "deepcomp::sensitivity: evaluate is an empty std::function");
+  DEEPCOMP_CHECK_VALUE(static_cast<bool>(evaluate), "deepcomp::sensitivity: evaluate is an empty std::function");
   const auto described = describe_model(model);
   const auto plan = plan_sensitivity(described.entries, options);
   warn_skipped("deepcomp::sensitivity", plan.skipped);
@@ -196,7 +197,7 @@ std::vector<std::string> SensitivityReport::kinds() const {
 
 std::map<std::string, double> SensitivityReport::tolerated(double max_drop, const std::string& kind,
                                                            bool higher_is_better) const {
-  TORCH_CHECK_VALUE(max_drop >= 0, "max_drop must be a number >= 0 (in the metric's units), got ", max_drop);
+  DEEPCOMP_CHECK_VALUE(max_drop >= 0, "max_drop must be a number >= 0 (in the metric's units), got ", max_drop);
   std::map<std::string, double> tolerated;
   for (const auto& [layer, curve] : curves(kind)) {
     double best = kind == kPrune ? 0.0 : static_cast<double>(kMaxBits);

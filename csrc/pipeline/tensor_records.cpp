@@ -1,13 +1,13 @@
 #include "pipeline/tensor_records.h"
 
-#include <deepcomp/format_error.h>
-
 #include <ATen/ops/empty.h>
 #include <ATen/ops/ones.h>
 #include <c10/util/Exception.h>
+#include <deepcomp/format_error.h>
 
 #include <cstring>
 
+#include "check.h"
 #include "codec/dense.h"
 
 namespace deepcomp {
@@ -29,8 +29,8 @@ codec::DType dtype_of(const at::Tensor& t, const std::string& name) {
     case at::kLong: return codec::DType::int64;
     case at::kBool: return codec::DType::boolean;
     default:
-      TORCH_CHECK_VALUE(false, "save: '", name, "' has dtype ", t.scalar_type(),
-                        ", which a .dcz file cannot hold (floating, integer and bool tensors can)");
+      DEEPCOMP_CHECK_VALUE(false, "save: '", name, "' has dtype ", t.scalar_type(),
+                           ", which a .dcz file cannot hold (floating, integer and bool tensors can)");
   }
 }
 

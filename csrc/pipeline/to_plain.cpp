@@ -1,8 +1,8 @@
 #include <deepcomp/nn/compressed_linear.h>
 #include <deepcomp/plain.h>
-
 #include <torch/nn/modules/linear.h>
 
+#include "check.h"
 #include "pipeline/cpp_model.h"
 
 namespace deepcomp {
@@ -38,9 +38,9 @@ torch::nn::Module& to_plain(torch::nn::Module& model) {
     if (!twin) twin = plain_of_compressed(module);
     if (!twin) continue;
     const auto& entry = described.entries[i];
-    TORCH_CHECK_TYPE(entry.fixed_reason.empty(), "deepcomp::to_plain: ",
-                     entry.name.empty() ? std::string("the model itself") : "layer '" + entry.name + "'", " (",
-                     entry.type, ") ", entry.fixed_reason);
+    DEEPCOMP_CHECK_TYPE(entry.fixed_reason.empty(), "deepcomp::to_plain: ",
+                        entry.name.empty() ? std::string("the model itself") : "layer '" + entry.name + "'", " (",
+                        entry.type, ") ", entry.fixed_reason);
     plain[&module] = twin;
   }
   replace_children(model, plain);

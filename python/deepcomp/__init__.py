@@ -24,6 +24,8 @@ Back to plain torch layers (decoded weights), e.g. for export::
 
     deepcomp.to_plain(model)
 """
+import os as _os
+
 import torch  # noqa: F401  (loads LibTorch, which libdeepcomp links against)
 
 from . import _C  # noqa: F401  (loading libdeepcomp registers the ops: torch.ops.deepcomp.*)
@@ -41,6 +43,9 @@ from .sensitivity import SensitivityPoint, SensitivityReport, sensitivity
 __version__ = "0.1.0"
 built_with_cuda = _C.built_with_cuda
 constants = _C.constants  # bit ranges, the paper's defaults, init and method names, gap limits
+# For C++ users of this installation, as torch.utils.cmake_prefix_path: CMAKE_PREFIX_PATH for
+# find_package(deepcomp) (the package's headers, CMake files and libdeepcomp are inside it).
+cmake_prefix_path = _os.path.join(_os.path.dirname(__file__), "share", "cmake")
 
 __all__ = [
     "FileReport",
@@ -54,6 +59,7 @@ __all__ = [
     "SensitivityReport",
     "TensorFileStats",
     "built_with_cuda",
+    "cmake_prefix_path",
     "compress_state",
     "constants",
     "distributed",

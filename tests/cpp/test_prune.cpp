@@ -142,3 +142,28 @@ TEST_CASE("prune skips weighted layers it cannot change, and refuses to change n
   CHECK_THROWS_WITH(deepcomp::prune(*model, {.sparsity = 0.5, .exclude = {"fc"}}),
                     Catch::Contains("no layer to change") && Catch::Contains("'embedding'"));
 }
+
+TEST_CASE("deepcomp's errors carry the message alone, without a C++ backtrace", "[prune][errors]") {
+  Net net;
+  const auto message_of = [](const auto& call) {
+    try {
+      call();
+    } catch (const c10::Error& error) {
+      CHECK(std::string(error.what()) == error.what_without_backtrace());
+      return std::string(error.what());
+    }
+    FAIL("no error");
+    return std::string();
+  };
+  const auto from_pipeline = message_of([&] { deepcomp::prune(*net, {.sparsity = 1.5}); });
+  const auto from_an_op = message_of([] {
+    deepcomp::ops::masked_linear(torch::randn({2, 3}), torch::randn({4, 5}), torch::ones({4, 5}, torch::kBool), {});
+  });
+  CHECK_THAT(from_an_op, Catch::Matchers::StartsWith("masked_linear: input shape [2, 3]"));
+  for (const auto& message : {from_pipeline, from_an_op}) {
+    INFO(message);
+    CHECK(message.find("Exception raised from") == std::string::npos);
+    CHECK(message.find("frame #") == std::string::npos);
+    CHECK(message.find('\n') == std::string::npos);
+  }
+}

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "check.h"
 #include "ops/checks.h"
 
 namespace deepcomp::ops {
@@ -13,8 +14,8 @@ namespace {
 // layer still has, so repeating a step with retraining in between prunes harder.
 at::Tensor prune_by_sensitivity(const at::Tensor& weight, const at::Tensor& mask, const at::Tensor& survivors,
                                 double sensitivity) {
-  TORCH_CHECK_VALUE(std::isfinite(sensitivity) && sensitivity >= 0,
-                    "sensitivity must be a finite number >= 0, got ", sensitivity);
+  DEEPCOMP_CHECK_VALUE(std::isfinite(sensitivity) && sensitivity >= 0, "sensitivity must be a finite number >= 0, got ",
+                       sensitivity);
   if (survivors.numel() < 2) return mask.clone();  // no spread to measure
   const double threshold = sensitivity * survivors.to(at::kDouble).std().item<double>();
   return at::logical_and(mask, weight.abs() >= threshold);
@@ -24,8 +25,8 @@ at::Tensor prune_by_sensitivity(const at::Tensor& weight, const at::Tensor& mask
 // survivors of equal |w| the first in position go first, so the result is deterministic. O(n): a
 // selection of the threshold (kthvalue), not a sort.
 at::Tensor prune_by_sparsity(const at::Tensor& mask, const at::Tensor& survivors, double sparsity) {
-  TORCH_CHECK_VALUE(std::isfinite(sparsity) && sparsity >= 0 && sparsity < 1,
-                    "sparsity must be in [0, 1), got ", sparsity);
+  DEEPCOMP_CHECK_VALUE(std::isfinite(sparsity) && sparsity >= 0 && sparsity < 1, "sparsity must be in [0, 1), got ",
+                       sparsity);
   const int64_t n = mask.numel();
   const auto target_pruned = static_cast<int64_t>(std::floor(sparsity * static_cast<double>(n)));
   const int64_t extra = target_pruned - (n - survivors.numel());
@@ -43,13 +44,13 @@ at::Tensor prune_by_sparsity(const at::Tensor& mask, const at::Tensor& survivors
 at::Tensor magnitude_prune(const at::Tensor& weight, const at::Tensor& mask, std::optional<double> sensitivity,
                            std::optional<double> sparsity) {
   check_weight_and_mask("magnitude_prune", weight, mask);
-  TORCH_CHECK_VALUE(sensitivity.has_value() != sparsity.has_value(),
-                    "magnitude_prune: give exactly one of sensitivity or sparsity");
+  DEEPCOMP_CHECK_VALUE(sensitivity.has_value() != sparsity.has_value(),
+                       "magnitude_prune: give exactly one of sensitivity or sparsity");
   const auto w = weight.detach();
   const auto survivors = w.masked_select(mask);
   const int64_t bad = survivors.numel() - at::isfinite(survivors).sum().item<int64_t>();
-  TORCH_CHECK_VALUE(bad == 0, "the weights hold ", bad, " NaN/Inf value(s) among ", survivors.numel(),
-                    " unpruned; pruning by magnitude needs finite weights");
+  DEEPCOMP_CHECK_VALUE(bad == 0, "the weights hold ", bad, " NaN/Inf value(s) among ", survivors.numel(),
+                       " unpruned; pruning by magnitude needs finite weights");
   return sensitivity ? prune_by_sensitivity(w, mask, survivors, *sensitivity)
                      : prune_by_sparsity(mask, survivors, *sparsity);
 }

@@ -1,9 +1,9 @@
 // masked_conv2d and its backward, built from apply_mask (device twins) and ATen's convolution
 // (oneDNN on CPU, cuDNN on CUDA): one kernel body serves every device.
+#include <deepcomp/ops.h>
 #include <torch/library.h>
 
-#include <deepcomp/ops.h>
-
+#include "check.h"
 #include "ops/checks.h"
 #include "ops/composite/dense_backward.h"
 #include "ops/composite/gemm_weight.h"
@@ -13,11 +13,11 @@ namespace {
 
 void check_conv(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& mask, int64_t groups) {
   check_weight_and_mask("masked_conv2d", weight, mask);
-  TORCH_CHECK(weight.dim() == 4, "masked_conv2d: weight must be (out_channels, in_channels/groups, kH, kW), got ",
-              weight.sizes());
-  TORCH_CHECK(input.dim() == 3 || input.dim() == 4, "masked_conv2d: input must be (N, C, H, W) or (C, H, W), got ",
-              input.sizes());
-  TORCH_CHECK(groups > 0, "masked_conv2d: groups must be positive, got ", groups);
+  DEEPCOMP_CHECK(weight.dim() == 4, "masked_conv2d: weight must be (out_channels, in_channels/groups, kH, kW), got ",
+                 weight.sizes());
+  DEEPCOMP_CHECK(input.dim() == 3 || input.dim() == 4, "masked_conv2d: input must be (N, C, H, W) or (C, H, W), got ",
+                 input.sizes());
+  DEEPCOMP_CHECK(groups > 0, "masked_conv2d: groups must be positive, got ", groups);
 }
 
 at::Tensor masked_conv2d_composite(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& mask,

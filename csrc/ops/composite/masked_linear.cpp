@@ -1,9 +1,9 @@
 // masked_linear and its backward, built from apply_mask (device twins) and ATen's GEMMs
 // (MKL/oneDNN on CPU, cuBLAS on CUDA): one kernel body serves every device.
+#include <deepcomp/ops.h>
 #include <torch/library.h>
 
-#include <deepcomp/ops.h>
-
+#include "check.h"
 #include "ops/checks.h"
 #include "ops/composite/dense_backward.h"
 #include "ops/composite/gemm_weight.h"
@@ -13,10 +13,10 @@ namespace {
 
 void check_linear(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& mask) {
   check_weight_and_mask("masked_linear", weight, mask);
-  TORCH_CHECK(weight.dim() == 2, "masked_linear: weight must be (out_features, in_features), got shape ",
-              weight.sizes());
-  TORCH_CHECK(input.dim() >= 1 && input.size(-1) == weight.size(1), "masked_linear: input shape ", input.sizes(),
-              " does not end in in_features = ", weight.size(1));
+  DEEPCOMP_CHECK(weight.dim() == 2, "masked_linear: weight must be (out_features, in_features), got shape ",
+                 weight.sizes());
+  DEEPCOMP_CHECK(input.dim() >= 1 && input.size(-1) == weight.size(1), "masked_linear: input shape ", input.sizes(),
+                 " does not end in in_features = ", weight.size(1));
 }
 
 at::Tensor masked_linear_composite(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& mask,

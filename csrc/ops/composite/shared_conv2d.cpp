@@ -1,9 +1,9 @@
 // shared_conv2d and its backward, built from codebook_decode / codebook_grad (device twins) and
 // ATen's convolution: the dense weight is decoded into a temporary and never stored.
+#include <deepcomp/ops.h>
 #include <torch/library.h>
 
-#include <deepcomp/ops.h>
-
+#include "check.h"
 #include "ops/checks.h"
 #include "ops/composite/dense_backward.h"
 
@@ -13,11 +13,11 @@ namespace {
 void check_conv(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
                 const at::Tensor& codebook, int64_t groups) {
   check_shared_weight("shared_conv2d", indices, mask, codebook);
-  TORCH_CHECK(indices.dim() == 4,
-              "shared_conv2d: indices must be (out_channels, in_channels/groups, kH, kW), got ", indices.sizes());
-  TORCH_CHECK(input.dim() == 3 || input.dim() == 4, "shared_conv2d: input must be (N, C, H, W) or (C, H, W), got ",
-              input.sizes());
-  TORCH_CHECK(groups > 0, "shared_conv2d: groups must be positive, got ", groups);
+  DEEPCOMP_CHECK(indices.dim() == 4, "shared_conv2d: indices must be (out_channels, in_channels/groups, kH, kW), got ",
+                 indices.sizes());
+  DEEPCOMP_CHECK(input.dim() == 3 || input.dim() == 4, "shared_conv2d: input must be (N, C, H, W) or (C, H, W), got ",
+                 input.sizes());
+  DEEPCOMP_CHECK(groups > 0, "shared_conv2d: groups must be positive, got ", groups);
 }
 
 at::Tensor shared_conv2d_composite(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
