@@ -10,7 +10,7 @@ from training import evaluate
 
 # The file's per-layer table in the paper's Table 2-5 columns, as the LeNet examples print it.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lenet"))
-from pipeline import paper_table  # noqa: E402
+from tables import paper_table  # noqa: E402
 
 
 def finish(run, build_plain, command: str, seconds: float) -> dict:
@@ -36,7 +36,7 @@ def finish(run, build_plain, command: str, seconds: float) -> dict:
                "layers": layer_rows(run), "epochs": run.history, "file_report": file_report.to_dict(),
                "command": command, "seconds": seconds}
     if runtime.main:
-        runtime.log(f"\n{layers_markdown(summary)}\n\n{paper_table(file_report)}\n")
+        runtime.log(f"\n{layers_markdown(summary)}\n\n{paper_table(file_report.to_dict())}\n")
         runtime.log(f"{args.arch}: {path}, {file_report.file_bytes} bytes ({file_report.rate:.1f}x smaller than "
                     f"dense fp32); reloaded: top-1 {100 * reloaded[0]:.2f}%, top-5 {100 * reloaded[1]:.2f}%")
         write_atomically(os.path.join(args.out, "summary.json"), (json.dumps(summary, indent=2) + "\n").encode())
@@ -68,7 +68,7 @@ def summary_markdown(summary: dict, file_report) -> str:
         "",
         layers_markdown(summary),
         "",
-        paper_table(file_report),
+        paper_table(file_report.to_dict()),
         "",
         f"Command: `{summary['command']}` ({summary['seconds']:.0f} s).",
         "",

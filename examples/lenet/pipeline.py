@@ -11,7 +11,8 @@
 The baseline is the same network trained dense with the same budget: the dense model at the end of
 stage 1's dense epochs, trained on (same schedule, no pruning) for as many epochs as the pipeline
 ran after that point. Prints the per-layer tables and writes <out>/summary.json and
-<out>/summary.md (the paper's Table 1 row and Table 2/3-style per-layer table).
+<out>/summary.md (the paper's Table 1 row and Table 2/3-style per-layer table); with the default
+--out, also docs/results.md's tables (results_doc.py).
 """
 import argparse
 import copy
@@ -30,6 +31,8 @@ from torch import nn
 import deepcomp
 from deepcomp import write_atomically  # readers of results/ never see half a file
 import fashion_mnist
+import results_doc
+import tables
 
 
 @dataclass
@@ -198,43 +201,19 @@ def train_baseline(args, dense_state, network, budget, train, test) -> float:
                       train, test, args, generator)
 
 
-def paper_table(report) -> str:
-    """The file's per-layer table in the paper's Table 2/3 columns, as Markdown."""
-    lines = ["| layer | weights | weights % (P) | index bits (P+Q) | index bits (P+Q+H) | gap bits (P+Q) | "
-             "gap bits (P+Q+H) | bytes (P+Q) | bytes (P+Q+H) | rate (P+Q) | rate (P+Q+H) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for t in report:
-        if t.kind == "raw":
-            continue
-        lines.append(f"| {t.name} | {t.weights} | {100 * t.kept_fraction:.1f}% | {t.index_bits or '-'} | "
-                     f"{t.index_bits_coded:.2f} | {t.gap_bits or '-'} | {t.gap_bits_coded:.2f} | "
-                     f"{t.bytes_before_huffman} | {t.bytes} | {t.rate_before_huffman:.1f}x | {t.rate:.1f}x |")
-    raw = [t for t in report if t.kind == "raw"]
-    lines.append(f"| {len(raw)} raw tensors (biases) | {sum(t.weights for t in raw)} | 100% | - | - | - | - | "
-                 f"{sum(t.bytes for t in raw)} | {sum(t.bytes for t in raw)} | 1.0x | 1.0x |")
-    lines.append(f"| **total (file)** | {sum(t.weights for t in report)} | "
-                 f"{100 * sum(t.kept for t in report) / sum(t.weights for t in report):.1f}% | | | | | | "
-                 f"**{report.file_bytes}** | | **{report.rate:.1f}x** |")
-    return "\n".join(lines)
-
-
-def summary_markdown(network, summary, file_report) -> str:
-    s = summary
+def summary_markdown(network, summary) -> str:
     return "\n".join([
         f"# {network.name} on Fashion-MNIST",
         "",
-        "| network | dense acc | compressed acc | change | dense size | file size | rate |",
-        "|---|---|---|---|---|---|---|",
-        f"| {network.name} | {100 * s['baseline_accuracy']:.2f}% | {100 * s['reloaded_accuracy']:.2f}% | "
-        f"{100 * (s['reloaded_accuracy'] - s['baseline_accuracy']):+.2f} | {s['dense_bytes']} B | "
-        f"{s['file_bytes']} B | {s['compression_rate']:.1f}x |",
+        *tables.SUMMARY_HEADER,
+        tables.summary_row(network.name, summary),
         "",
         "Dense: the same network trained dense with the same number of epochs. Compressed: the .dcz file "
         "loaded into a plain network. Dense size: 4 bytes per parameter; file size: the file on disk.",
         "",
-        paper_table(file_report),
+        tables.paper_table(summary["file_report"]),
         "",
-        f"Command: `{s['command']}` ({s['seconds']:.0f} s).",
+        tables.accuracies(summary),
         "",
     ])
 
@@ -283,4 +262,6 @@ def main(network: Network, doc: str, default_command: str) -> None:
         "command": command, "settings": vars(args),
     }
     write_atomically(os.path.join(args.out, "summary.json"), (json.dumps(summary, indent=2) + "\n").encode())
-    write_atomically(os.path.join(args.out, "summary.md"), summary_markdown(network, summary, file_report).encode())
+    write_atomically(os.path.join(args.out, "summary.md"), summary_markdown(network, summary).encode())
+    if os.path.realpath(args.out) == os.path.realpath(results_doc.ROOT / "results" / network.name):
+        results_doc.update()  # docs/results.md's tables follow the committed summaries
