@@ -3,16 +3,22 @@
 
 #include <deepcomp/ops.h>
 
+#include "ops/masked_weights.h"
 #include "ops/weight_is_masked.h"
 
 namespace deepcomp::ops {
 
-// The masked layers keep pruned weights at exactly 0, so on CPU a read-only check usually lets the
-// GEMM use the weight itself, sparing a weight-sized temporary. Elsewhere, and whenever a pruned
-// entry is not 0, a masked temporary is made (and dropped after the call). On CUDA the check would
-// stall the stream on its result; the CUDA kernels fuse the mask instead.
+// The masked layers keep pruned weights at exactly 0, so the GEMM can usually take the weight
+// itself, sparing a weight-sized temporary: at once when it is known masked since its last change
+// (masked_weights.h), else on CPU after a read-only check. Otherwise, and whenever a pruned entry
+// is not 0, a masked temporary is made (and dropped after the call); on CUDA the check would stall
+// the stream on its result.
 inline at::Tensor gemm_weight(const at::Tensor& weight, const at::Tensor& mask) {
-  if (weight.is_cpu() && weight_is_masked_cpu(weight, mask)) return weight;
+  if (known_masked(weight, mask)) return weight;
+  if (weight.is_cpu() && weight_is_masked_cpu(weight, mask)) {
+    record_masked(weight, mask);
+    return weight;
+  }
   return apply_mask(weight, mask);
 }
 
