@@ -27,6 +27,6 @@ def test_lenet_example_runs_every_stage(tmp_path, script):
     assert summary["reloaded_accuracy"] == summary["finetuned_accuracy"] > 0.5  # chance is 0.1
     assert summary["compression_rate"] > 10
     markdown = (tmp_path / "summary.md").read_text()
-    assert "rate (P+Q+H)" in markdown and f"{summary['file_bytes']} B" in markdown
+    assert "rate (P+Q+H)" in markdown and f"**{summary['file_bytes']}**" in markdown
     assert "reloaded from the .dcz file" in done.stdout
     assert "--train-limit 10000" in summary["command"]  # what reproduces this run, not the default target
