@@ -2,12 +2,10 @@
 // weight itself to their GEMM or convolution, with no pass over it (deepcomp's masked layers keep
 // pruned weights at 0 through apply_mask_, which the optimizer-step hook calls after every step).
 //
-// A weight is recorded, with the version counters of weight and mask, when apply_mask_ has zeroed it
-// or a check has found it masked. Any later in-place change to either tensor through torch (an
-// optimizer step, copy_, load_state_dict, `weight.data = ...`) changes a version or the data pointer
-// and the weight is unknown again: the op checks it (CPU) or masks a copy. Writes that bypass the
-// version counter (through `.data`, numpy or raw pointers) are not seen; deepcomp.enforce_masks after
-// them (as after any write that ignores the mask).
+// A weight is recorded, with its mask, when apply_mask_ has zeroed it or a check has found it
+// masked, and forgotten when torch sees either change (tensor_memo.h): the op then checks it (CPU)
+// or masks a copy. Writes that bypass the version counter (through `.data`, numpy or raw pointers)
+// are not seen; deepcomp.enforce_masks after them (as after any write that ignores the mask).
 #pragma once
 
 #include <ATen/ATen.h>

@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "ops/checks.h"
+#include "ops/cpu/sampled_grad.h"
 
 namespace deepcomp::ops {
 namespace {
@@ -82,22 +83,29 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_linear_backward_cpu(
   const auto index = indices.contiguous(), keep = mask.contiguous();
   const Blocks blocks(out_features, in_features, x.size(0));
   const int64_t slots = blocks.slots();
+  // A sparse enough layer's codebook gradient comes from its kept positions only, without the GEMM.
+  const bool sampled = output_mask[1] && sampled_grad_wins(keep);
+  const bool blocked_codebook = output_mask[1] && !sampled;
   auto grad_input = output_mask[0] ? at::zeros({slots, x.size(0), in_features}, x.options()) : at::Tensor();
-  auto grad_codebook = output_mask[1] ? at::zeros({slots, codebook.numel()}, codebook.options()) : at::Tensor();
-  if (output_mask[0] || output_mask[1]) {
+  auto grad_codebook = blocked_codebook ? at::zeros({slots, codebook.numel()}, codebook.options()) : at::Tensor();
+  if (output_mask[0] || blocked_codebook) {
     blocks.for_each(out_features, [&](int64_t row, int64_t rows, int64_t slot) {
       const auto grad_block = grad.narrow(1, row, rows);
       const auto index_block = index.narrow(0, row, rows), keep_block = keep.narrow(0, row, rows);
       if (output_mask[0]) grad_input[slot].addmm_(grad_block, codebook_decode(index_block, keep_block, codebook));
-      if (output_mask[1]) {
+      if (blocked_codebook) {
         grad_codebook[slot].add_(
             codebook_grad(grad_block.t().mm(x), index_block, keep_block, codebook.numel()));
       }
     });
   }
   const auto total = [slots](const at::Tensor& partial) { return slots == 1 ? partial[0] : partial.sum(0); };
-  return {output_mask[0] ? total(grad_input).view(input.sizes()) : at::Tensor(),
-          output_mask[1] ? total(grad_codebook) : at::Tensor(), output_mask[2] ? grad.sum(0) : at::Tensor()};
+  const auto codebook_gradient = [&] {
+    if (sampled) return sampled_codebook_grad_cpu(grad, x, index, keep, codebook);
+    return output_mask[1] ? total(grad_codebook) : at::Tensor();
+  };
+  return {output_mask[0] ? total(grad_input).view(input.sizes()) : at::Tensor(), codebook_gradient(),
+          output_mask[2] ? grad.sum(0) : at::Tensor()};
 }
 
 }  // namespace
