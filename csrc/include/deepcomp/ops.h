@@ -113,4 +113,8 @@ at::Tensor compressed_linear(const at::Tensor& input, const at::Tensor& row_ptr,
 // True when this libdeepcomp was built with its CUDA kernels.
 bool built_with_cuda();
 
+// The SIMD variant of the CPU compressed_linear kernel chosen on this machine, as ATen chooses its
+// own (ATEN_CPU_CAPABILITY overrides it): "avx512", "avx2" or "portable".
+std::string compressed_linear_cpu_isa();
+
 }  // namespace deepcomp::ops
