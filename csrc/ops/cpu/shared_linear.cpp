@@ -2,7 +2,8 @@
 // into a buffer that stays in cache, and the GEMMs use it there; a block's weight gradient is
 // reduced into the codebook's gradient at once. No weight-sized tensor is made: a training step
 // reads 2 bytes per weight (index and mask) where a dense layer reads its 4-byte weight twice and
-// writes a 4-byte gradient. (Other devices: composite/shared_linear.cpp.)
+// writes a 4-byte gradient. A layer pruned below kSparseDensity is computed from its kept weights
+// only instead (packed_rows.h). (Other devices: composite/shared_linear.cpp.)
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -10,8 +11,10 @@
 
 #include <algorithm>
 
+#include "check.h"
 #include "ops/checks.h"
-#include "ops/cpu/sampled_grad.h"
+#include "ops/compressed_linear_entry.h"
+#include "ops/cpu/packed_rows.h"
 
 namespace deepcomp::ops {
 namespace {
@@ -50,10 +53,27 @@ struct Blocks {
   }
 };
 
+// The packed rows of a layer pruned enough for the sparse paths (packed_rows.h), else null. The
+// packed path needs the input in the codebook's dtype and every kept index inside the codebook.
+std::shared_ptr<const PackedRows> sparse_rows(const at::Tensor& input, const at::Tensor& indices,
+                                              const at::Tensor& mask, const at::Tensor& codebook) {
+  if (!sparse_wins(mask) || input.scalar_type() != codebook.scalar_type() ||
+      indices.size(1) >= kCompressedMaxInFeatures) {
+    return nullptr;
+  }
+  auto rows = packed_rows(indices, mask);
+  DEEPCOMP_CHECK(rows->codes_used <= codebook.numel(), "shared_linear: indices hold a kept value >= the codebook's ",
+                 codebook.numel(), " entries");
+  return rows;
+}
+
 at::Tensor shared_linear_cpu(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
                              const at::Tensor& codebook, const std::optional<at::Tensor>& bias) {
   check_shared_linear(input, indices, mask, codebook);
   const int64_t out_features = indices.size(0), in_features = indices.size(1);
+  if (const auto rows = sparse_rows(input, indices, mask, codebook)) {
+    return compressed_linear(input, rows->row_ptr, rows->entries, codebook, bias);
+  }
   const auto x = input.reshape({-1, in_features}).contiguous();
   const auto index = indices.contiguous(), keep = mask.contiguous();
   auto out = at::empty({x.size(0), out_features}, x.options());
@@ -81,31 +101,30 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_linear_backward_cpu(
   const auto x = input.reshape({-1, in_features}).contiguous();
   const auto grad = grad_output.reshape({-1, out_features}).contiguous();
   const auto index = indices.contiguous(), keep = mask.contiguous();
+  if (const auto rows = sparse_rows(grad_output, index, keep, codebook)) {
+    return {output_mask[0] ? packed_input_grad_cpu(grad, *rows, codebook, in_features).view(input.sizes())
+                           : at::Tensor(),
+            output_mask[1] ? packed_codebook_grad_cpu(grad, x, *rows, codebook) : at::Tensor(),
+            output_mask[2] ? grad.sum(0) : at::Tensor()};
+  }
   const Blocks blocks(out_features, in_features, x.size(0));
   const int64_t slots = blocks.slots();
-  // A sparse enough layer's codebook gradient comes from its kept positions only, without the GEMM.
-  const bool sampled = output_mask[1] && sampled_grad_wins(keep);
-  const bool blocked_codebook = output_mask[1] && !sampled;
   auto grad_input = output_mask[0] ? at::zeros({slots, x.size(0), in_features}, x.options()) : at::Tensor();
-  auto grad_codebook = blocked_codebook ? at::zeros({slots, codebook.numel()}, codebook.options()) : at::Tensor();
-  if (output_mask[0] || blocked_codebook) {
+  auto grad_codebook = output_mask[1] ? at::zeros({slots, codebook.numel()}, codebook.options()) : at::Tensor();
+  if (output_mask[0] || output_mask[1]) {
     blocks.for_each(out_features, [&](int64_t row, int64_t rows, int64_t slot) {
       const auto grad_block = grad.narrow(1, row, rows);
       const auto index_block = index.narrow(0, row, rows), keep_block = keep.narrow(0, row, rows);
       if (output_mask[0]) grad_input[slot].addmm_(grad_block, codebook_decode(index_block, keep_block, codebook));
-      if (blocked_codebook) {
+      if (output_mask[1]) {
         grad_codebook[slot].add_(
             codebook_grad(grad_block.t().mm(x), index_block, keep_block, codebook.numel()));
       }
     });
   }
   const auto total = [slots](const at::Tensor& partial) { return slots == 1 ? partial[0] : partial.sum(0); };
-  const auto codebook_gradient = [&] {
-    if (sampled) return sampled_codebook_grad_cpu(grad, x, index, keep, codebook);
-    return output_mask[1] ? total(grad_codebook) : at::Tensor();
-  };
-  return {output_mask[0] ? total(grad_input).view(input.sizes()) : at::Tensor(), codebook_gradient(),
-          output_mask[2] ? grad.sum(0) : at::Tensor()};
+  return {output_mask[0] ? total(grad_input).view(input.sizes()) : at::Tensor(),
+          output_mask[1] ? total(grad_codebook) : at::Tensor(), output_mask[2] ? grad.sum(0) : at::Tensor()};
 }
 
 }  // namespace

@@ -1,0 +1,123 @@
+#include "ops/cpu/packed_rows.h"
+
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+
+#include <deepcomp/ops.h>
+
+#include <algorithm>
+#include <array>
+#include <memory>
+#include <vector>
+
+#include "ops/kept_fraction.h"
+#include "ops/tensor_memo.h"
+
+namespace deepcomp::ops {
+
+bool sparse_wins(const at::Tensor& mask) { return mask.is_cpu() && kept_fraction(mask) < kSparseDensity; }
+
+std::shared_ptr<const PackedRows> packed_rows(const at::Tensor& indices, const at::Tensor& mask) {
+  static auto* memo = new TensorMemo<std::shared_ptr<const PackedRows>>();  // never destroyed: ops may run during exit
+  if (auto known = memo->find(indices, mask)) return *known;
+  auto [row_ptr, entries] = compressed_linear_pack(indices, mask);
+  const auto* entry = reinterpret_cast<const uint32_t*>(entries.const_data_ptr<int32_t>());
+  const int64_t codes_used = at::parallel_reduce(
+      0, entries.numel(), at::internal::GRAIN_SIZE, int64_t{0},
+      [&](int64_t begin, int64_t end, int64_t most) {
+        for (int64_t j = begin; j < end; ++j) most = std::max<int64_t>(most, (entry[j] & 0xffu) + 1);
+        return most;
+      },
+      [](int64_t a, int64_t b) { return std::max(a, b); });
+  auto rows = std::make_shared<const PackedRows>(PackedRows{row_ptr, entries, codes_used});
+  memo->remember(indices, mask, rows);
+  return rows;
+}
+
+namespace {
+
+// Σ_b a[b] · b[b] in eight independent partial sums (vectorised; the order of the additions
+// differs from a GEMM's by rounding only).
+template <typename acc_t>
+acc_t dot(const acc_t* a, const acc_t* b, int64_t n) {
+  std::array<acc_t, 8> sum{};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int lane = 0; lane < 8; ++lane) sum[lane] += a[i + lane] * b[i + lane];
+  }
+  for (; i < n; ++i) sum[i & 7] += a[i] * b[i];
+  return ((sum[0] + sum[1]) + (sum[2] + sum[3])) + ((sum[4] + sum[5]) + (sum[6] + sum[7]));
+}
+
+}  // namespace
+
+at::Tensor packed_input_grad_cpu(const at::Tensor& grad, const PackedRows& rows, const at::Tensor& codebook,
+                                 int64_t in_features) {
+  const int64_t batch = grad.size(0), out_features = rows.row_ptr.numel() - 1, k = codebook.numel();
+  const int64_t* offsets = rows.row_ptr.const_data_ptr<int64_t>();
+  const auto* entry = reinterpret_cast<const uint32_t*>(rows.entries.const_data_ptr<int32_t>());
+  at::Tensor grad_input;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(), "packed_input_grad_cpu", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const auto acc = c10::CppTypeToScalarType<acc_t>::value;
+    // (out, batch) and (in, batch) layouts: one kept weight touches `batch` contiguous values of each.
+    const auto g_t = grad.t().to(acc).contiguous();
+    const acc_t* g = g_t.const_data_ptr<acc_t>();
+    std::array<acc_t, 256> table{};
+    const scalar_t* centroid = codebook.const_data_ptr<scalar_t>();
+    std::transform(centroid, centroid + k, table.begin(), [](scalar_t c) { return static_cast<acc_t>(c); });
+    const int64_t slots = at::get_num_threads();
+    auto partial = at::zeros({slots, in_features, batch}, grad.options().dtype(acc));
+    acc_t* sums = partial.mutable_data_ptr<acc_t>();
+    at::parallel_for(0, out_features, 1, [&](int64_t first, int64_t last) {
+      acc_t* mine = sums + at::get_thread_num() * in_features * batch;
+      for (int64_t r = first; r < last; ++r) {
+        const acc_t* g_r = g + r * batch;
+        for (int64_t j = offsets[r]; j < offsets[r + 1]; ++j) {
+          const acc_t w = table[entry[j] & 0xffu];
+          acc_t* column = mine + static_cast<int64_t>(entry[j] >> 8) * batch;
+          for (int64_t b = 0; b < batch; ++b) column[b] += w * g_r[b];
+        }
+      }
+    });
+    grad_input = partial.sum(0).t().to(grad.scalar_type()).contiguous();
+  });
+  return grad_input;
+}
+
+
+at::Tensor packed_codebook_grad_cpu(const at::Tensor& grad, const at::Tensor& input, const PackedRows& rows,
+                                    const at::Tensor& codebook) {
+  const int64_t batch = grad.size(0), out_features = rows.row_ptr.numel() - 1;
+  const int64_t* offsets = rows.row_ptr.const_data_ptr<int64_t>();
+  const auto* entry = reinterpret_cast<const uint32_t*>(rows.entries.const_data_ptr<int32_t>());
+  at::Tensor grad_codebook;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(), "packed_codebook_grad_cpu", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const auto acc = c10::CppTypeToScalarType<acc_t>::value;
+    const auto g_t = grad.t().to(acc).contiguous(), x_t = input.t().to(acc).contiguous();
+    const acc_t* g = g_t.const_data_ptr<acc_t>();
+    const acc_t* x = x_t.const_data_ptr<acc_t>();
+    // One sum per uint8 code and thread, in double: a cluster gathers up to millions of terms.
+    std::vector<double> partial(static_cast<size_t>(at::get_num_threads()) * 256, 0.0);
+    at::parallel_for(0, out_features, 1, [&](int64_t first, int64_t last) {
+      double* sums = partial.data() + at::get_thread_num() * 256;
+      for (int64_t r = first; r < last; ++r) {
+        const acc_t* g_r = g + r * batch;
+        for (int64_t j = offsets[r]; j < offsets[r + 1]; ++j) {
+          sums[entry[j] & 0xffu] += dot(g_r, x + static_cast<int64_t>(entry[j] >> 8) * batch, batch);
+        }
+      }
+    });
+    auto total = at::zeros({codebook.numel()}, codebook.options().dtype(at::kDouble));
+    double* t = total.mutable_data_ptr<double>();
+    for (size_t slot = 0; slot < partial.size(); ++slot) {
+      if (static_cast<int64_t>(slot % 256) < codebook.numel()) t[slot % 256] += partial[slot];
+    }
+    grad_codebook = total.to(codebook.scalar_type());
+  });
+  return grad_codebook;
+}
+
+}  // namespace deepcomp::ops
