@@ -18,10 +18,14 @@ namespace deepcomp::ops {
 
 bool sparse_wins(const at::Tensor& mask) { return mask.is_cpu() && kept_fraction(mask) < kSparseDensity; }
 
-std::shared_ptr<const PackedRows> packed_rows(const at::Tensor& indices, const at::Tensor& mask) {
-  static auto* memo = new TensorMemo<std::shared_ptr<const PackedRows>>();  // never destroyed: ops may run during exit
-  if (auto known = memo->find(indices, mask)) return *known;
-  auto [row_ptr, entries] = compressed_linear_pack(indices, mask);
+std::shared_ptr<const PackedRows> packed_rows(const at::Tensor& indices, const at::Tensor& mask, Packing packing) {
+  using Memo = TensorMemo<std::shared_ptr<const PackedRows>>;
+  static auto* memos = new std::array<Memo, 2>();  // never destroyed: ops may run during exit
+  auto& memo = (*memos)[packing == Packing::kRows ? 0 : 1];
+  if (auto known = memo.find(indices, mask)) return *known;
+  auto [row_ptr, entries] = packing == Packing::kRows
+                                ? compressed_linear_pack(indices, mask)
+                                : compressed_linear_pack(indices.t().contiguous(), mask.t().contiguous());
   const auto* entry = reinterpret_cast<const uint32_t*>(entries.const_data_ptr<int32_t>());
   const int64_t codes_used = at::parallel_reduce(
       0, entries.numel(), at::internal::GRAIN_SIZE, int64_t{0},
@@ -31,7 +35,7 @@ std::shared_ptr<const PackedRows> packed_rows(const at::Tensor& indices, const a
       },
       [](int64_t a, int64_t b) { return std::max(a, b); });
   auto rows = std::make_shared<const PackedRows>(PackedRows{row_ptr, entries, codes_used});
-  memo->remember(indices, mask, rows);
+  memo.remember(indices, mask, rows);
   return rows;
 }
 
@@ -52,41 +56,6 @@ acc_t dot(const acc_t* a, const acc_t* b, int64_t n) {
 
 }  // namespace
 
-at::Tensor packed_input_grad_cpu(const at::Tensor& grad, const PackedRows& rows, const at::Tensor& codebook,
-                                 int64_t in_features) {
-  const int64_t batch = grad.size(0), out_features = rows.row_ptr.numel() - 1, k = codebook.numel();
-  const int64_t* offsets = rows.row_ptr.const_data_ptr<int64_t>();
-  const auto* entry = reinterpret_cast<const uint32_t*>(rows.entries.const_data_ptr<int32_t>());
-  at::Tensor grad_input;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(), "packed_input_grad_cpu", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const auto acc = c10::CppTypeToScalarType<acc_t>::value;
-    // (out, batch) and (in, batch) layouts: one kept weight touches `batch` contiguous values of each.
-    const auto g_t = grad.t().to(acc).contiguous();
-    const acc_t* g = g_t.const_data_ptr<acc_t>();
-    std::array<acc_t, 256> table{};
-    const scalar_t* centroid = codebook.const_data_ptr<scalar_t>();
-    std::transform(centroid, centroid + k, table.begin(), [](scalar_t c) { return static_cast<acc_t>(c); });
-    const int64_t slots = at::get_num_threads();
-    auto partial = at::zeros({slots, in_features, batch}, grad.options().dtype(acc));
-    acc_t* sums = partial.mutable_data_ptr<acc_t>();
-    at::parallel_for(0, out_features, 1, [&](int64_t first, int64_t last) {
-      acc_t* mine = sums + at::get_thread_num() * in_features * batch;
-      for (int64_t r = first; r < last; ++r) {
-        const acc_t* g_r = g + r * batch;
-        for (int64_t j = offsets[r]; j < offsets[r + 1]; ++j) {
-          const acc_t w = table[entry[j] & 0xffu];
-          acc_t* column = mine + static_cast<int64_t>(entry[j] >> 8) * batch;
-          for (int64_t b = 0; b < batch; ++b) column[b] += w * g_r[b];
-        }
-      }
-    });
-    grad_input = partial.sum(0).t().to(grad.scalar_type()).contiguous();
-  });
-  return grad_input;
-}
-
-
 at::Tensor packed_codebook_grad_cpu(const at::Tensor& grad, const at::Tensor& input, const PackedRows& rows,
                                     const at::Tensor& codebook) {
   const int64_t batch = grad.size(0), out_features = rows.row_ptr.numel() - 1;
@@ -99,15 +68,29 @@ at::Tensor packed_codebook_grad_cpu(const at::Tensor& grad, const at::Tensor& in
     const auto g_t = grad.t().to(acc).contiguous(), x_t = input.t().to(acc).contiguous();
     const acc_t* g = g_t.const_data_ptr<acc_t>();
     const acc_t* x = x_t.const_data_ptr<acc_t>();
+    const int64_t k = codebook.numel();
     // One sum per uint8 code and thread, in double: a cluster gathers up to millions of terms.
     std::vector<double> partial(static_cast<size_t>(at::get_num_threads()) * 256, 0.0);
     at::parallel_for(0, out_features, 1, [&](int64_t first, int64_t last) {
       double* sums = partial.data() + at::get_thread_num() * 256;
+      // A row with more kept weights than clusters first adds up its inputs per cluster (a vector
+      // add per weight), then takes one dot product per cluster; a shorter row, one per weight.
+      std::vector<acc_t> by_cluster(static_cast<size_t>(k * batch));
       for (int64_t r = first; r < last; ++r) {
         const acc_t* g_r = g + r * batch;
-        for (int64_t j = offsets[r]; j < offsets[r + 1]; ++j) {
-          sums[entry[j] & 0xffu] += dot(g_r, x + static_cast<int64_t>(entry[j] >> 8) * batch, batch);
+        if (offsets[r + 1] - offsets[r] <= k) {
+          for (int64_t j = offsets[r]; j < offsets[r + 1]; ++j) {
+            sums[entry[j] & 0xffu] += dot(g_r, x + static_cast<int64_t>(entry[j] >> 8) * batch, batch);
+          }
+          continue;
         }
+        std::fill(by_cluster.begin(), by_cluster.end(), acc_t(0));
+        for (int64_t j = offsets[r]; j < offsets[r + 1]; ++j) {
+          acc_t* cluster = by_cluster.data() + static_cast<int64_t>(entry[j] & 0xffu) * batch;
+          const acc_t* column = x + static_cast<int64_t>(entry[j] >> 8) * batch;
+          for (int64_t b = 0; b < batch; ++b) cluster[b] += column[b];
+        }
+        for (int64_t c = 0; c < k; ++c) sums[c] += dot(g_r, by_cluster.data() + c * batch, batch);
       }
     });
     auto total = at::zeros({codebook.numel()}, codebook.options().dtype(at::kDouble));

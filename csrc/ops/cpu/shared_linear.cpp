@@ -56,12 +56,13 @@ struct Blocks {
 // The packed rows of a layer pruned enough for the sparse paths (packed_rows.h), else null. The
 // packed path needs the input in the codebook's dtype and every kept index inside the codebook.
 std::shared_ptr<const PackedRows> sparse_rows(const at::Tensor& input, const at::Tensor& indices,
-                                              const at::Tensor& mask, const at::Tensor& codebook) {
+                                              const at::Tensor& mask, const at::Tensor& codebook,
+                                              Packing packing = Packing::kRows) {
   if (!sparse_wins(mask) || input.scalar_type() != codebook.scalar_type() ||
-      indices.size(1) >= kCompressedMaxInFeatures) {
+      std::max(indices.size(0), indices.size(1)) >= kCompressedMaxInFeatures) {
     return nullptr;
   }
-  auto rows = packed_rows(indices, mask);
+  auto rows = packed_rows(indices, mask, packing);
   DEEPCOMP_CHECK(rows->codes_used <= codebook.numel(), "shared_linear: indices hold a kept value >= the codebook's ",
                  codebook.numel(), " entries");
   return rows;
@@ -102,8 +103,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_linear_backward_cpu(
   const auto grad = grad_output.reshape({-1, out_features}).contiguous();
   const auto index = indices.contiguous(), keep = mask.contiguous();
   if (const auto rows = sparse_rows(grad_output, index, keep, codebook)) {
-    return {output_mask[0] ? packed_input_grad_cpu(grad, *rows, codebook, in_features).view(input.sizes())
-                           : at::Tensor(),
+    at::Tensor grad_input;
+    if (output_mask[0]) {  // grad · W = grad · (Wᵀ)ᵀ: the forward's kernel over Wᵀ's packed rows
+      const auto transposed = sparse_rows(grad_output, index, keep, codebook, Packing::kTransposed);
+      grad_input = compressed_linear(grad, transposed->row_ptr, transposed->entries, codebook, {});
+    }
+    return {output_mask[0] ? grad_input.view(input.sizes()) : at::Tensor(),
             output_mask[1] ? packed_codebook_grad_cpu(grad, x, *rows, codebook) : at::Tensor(),
             output_mask[2] ? grad.sum(0) : at::Tensor()};
   }
