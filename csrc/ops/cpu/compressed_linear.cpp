@@ -1,8 +1,8 @@
 // CPU kernel of compressed_linear (twin: cuda/compressed_linear.cu): the reference of the CUDA
 // kernel and the CPU's sparse inference path. Rows spread over the threads. At batch 1 each row is
-// one SIMD pass over its entries (compressed_row_dot.h). Otherwise a row's entries are read once per
-// tile of 16 or 8 inputs (then the rest), from the input laid out (in_features, batch) so that the
-// inputs one kept weight multiplies are contiguous. The entries are checked once per change of the tensors
+// one SIMD pass over its entries; otherwise a row's entries are read once per tile of 64, 32, 16
+// or 8 inputs (then the rest), from the input laid out (in_features, batch) so that the inputs one
+// kept weight multiplies are contiguous (compressed_rows_simd.h). The entries are checked once per change of the tensors
 // (tensor_memo.h), not in the loops.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
@@ -14,7 +14,7 @@
 #include <utility>
 
 #include "ops/compressed_linear_entry.h"
-#include "ops/cpu/compressed_row_dot.h"
+#include "ops/cpu/compressed_rows_simd.h"
 #include "ops/tensor_memo.h"
 
 namespace deepcomp::ops {
@@ -54,9 +54,10 @@ bool well_formed(const at::Tensor& row_ptr, const at::Tensor& entries, int64_t i
   return need->first >= 0 && need->first <= std::max<int64_t>(in_features, 1) && need->second <= k;
 }
 
-// One row's Σ table[index] · x[column] at batch 1: SIMD for float sums, four partial sums for double.
+// One row at batch 1 (row_dot) and one tile of a batch (row_tile): the SIMD kernels for float sums,
+// portable loops for double.
 float row_dot(const uint32_t* entries, int64_t count, const float* x, const float* table, int64_t k) {
-  return compressed_row_dot()(entries, count, x, table, k);
+  return compressed_row_kernels().dot(entries, count, x, table, k);
 }
 
 double row_dot(const uint32_t* entries, int64_t count, const double* x, const double* table, int64_t) {
@@ -65,13 +66,16 @@ double row_dot(const uint32_t* entries, int64_t count, const double* x, const do
   return (sum[0] + sum[1]) + (sum[2] + sum[3]);
 }
 
-// sum[0, width) += each entry's centroid × its column's inputs b0 .. b0 + width (x laid out (in, batch)).
-template <int64_t width, typename acc_t>
-void accumulate_tile(acc_t* sum, const uint32_t* first, const uint32_t* last, const acc_t* x, int64_t batch,
-                     int64_t b0, const acc_t* table) {
-  for (const uint32_t* e = first; e != last; ++e) {
-    const acc_t w = table[*e & 0xffu];
-    const acc_t* xs = x + (*e >> 8) * batch + b0;
+void row_tile(const uint32_t* entries, int64_t count, const float* x, int64_t stride, const float* table, float* sum,
+              int64_t width) {
+  compressed_row_kernels().tile(entries, count, x, stride, table, sum, width);
+}
+
+void row_tile(const uint32_t* entries, int64_t count, const double* x, int64_t stride, const double* table,
+              double* sum, int64_t width) {
+  for (int64_t j = 0; j < count; ++j) {
+    const double w = table[entries[j] & 0xffu];
+    const double* xs = x + static_cast<int64_t>(entries[j] >> 8) * stride;
     for (int64_t t = 0; t < width; ++t) sum[t] += w * xs[t];
   }
 }
@@ -104,18 +108,20 @@ bool compressed_linear_into_cpu(at::Tensor& out, const at::Tensor& input, const 
           continue;
         }
         for (int64_t b0 = 0; b0 < batch;) {
-          // 16 or 8 inputs at a time, constant widths the compiler unrolls into SIMD; then the rest.
+          // 64, 32, 16 or 8 inputs at a time (constant widths, unrolled into SIMD), then the rest.
           const int64_t remaining = batch - b0;
-          const int64_t tile = remaining >= 16 ? 16 : remaining >= 8 ? 8 : remaining;
-          std::array<acc_t, 16> sum{};
-          if (tile == 16) {
-            accumulate_tile<16>(sum.data(), entry + offsets[r], entry + offsets[r + 1], x, batch, b0, table.data());
-          } else if (tile == 8) {
-            accumulate_tile<8>(sum.data(), entry + offsets[r], entry + offsets[r + 1], x, batch, b0, table.data());
+          int64_t tile = 64;
+          while (tile > remaining && tile > 8) tile /= 2;
+          std::array<acc_t, 64> sum{};
+          const uint32_t* first_entry = entry + offsets[r];
+          const int64_t count = offsets[r + 1] - offsets[r];
+          if (tile <= remaining) {
+            row_tile(first_entry, count, x + b0, batch, table.data(), sum.data(), tile);
           } else {
-            for (int64_t j = offsets[r]; j < offsets[r + 1]; ++j) {
-              const acc_t w = table[entry[j] & 0xffu];
-              const acc_t* xs = x + (entry[j] >> 8) * batch + b0;
+            tile = remaining;
+            for (int64_t j = 0; j < count; ++j) {
+              const acc_t w = table[first_entry[j] & 0xffu];
+              const acc_t* xs = x + static_cast<int64_t>(first_entry[j] >> 8) * batch + b0;
               for (int64_t t = 0; t < tile; ++t) sum[t] += w * xs[t];
             }
           }
