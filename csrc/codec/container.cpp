@@ -93,6 +93,7 @@ std::vector<uint8_t> record_payload(const TensorRecord& record, const WriteOptio
   ByteWriter out;
   out.varint(record.name.size());
   out.append(reinterpret_cast<const uint8_t*>(record.name.data()), record.name.size());
+  bytes.name = out.size();
   out.u8(static_cast<uint64_t>(record.kind));
   out.u8(static_cast<uint64_t>(record.dtype));
   out.u8(record.shape.size());
@@ -128,12 +129,14 @@ std::vector<uint8_t> record_payload(const TensorRecord& record, const WriteOptio
 
 TensorRecord read_record(ByteReader& in, RecordBytes& bytes, uint64_t& decode_budget) {
   TensorRecord record;
+  const uint64_t name_start = in.remaining();
   const uint64_t name_size = in.varint("name length");
   if (name_size == 0 || name_size > kMaxNameBytes) {
     in.fail("name length " + std::to_string(name_size) + " outside 1.." + std::to_string(kMaxNameBytes));
   }
   const uint8_t* name = in.take(name_size, "name");
   record.name.assign(reinterpret_cast<const char*>(name), name_size);
+  bytes.name = name_start - in.remaining();
   if (!valid_utf8(record.name)) in.fail("the name is not UTF-8 without NUL");
   const std::string where = "'" + printable(record.name) + "'";
   const uint8_t kind = in.u8("kind");

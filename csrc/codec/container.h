@@ -62,6 +62,7 @@ struct TensorRecord {
 // Where one record's bytes go in the file.
 struct RecordBytes {
   uint64_t total = 0;         // all of it: framing, header, codebook, streams, values
+  uint64_t name = 0;  // the name and its length
   uint64_t codebook = 0;
   uint64_t values = 0;
   uint64_t index_stream = 0;  // code lengths, lane sizes and lanes of the index stream

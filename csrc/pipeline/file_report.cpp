@@ -24,6 +24,7 @@ TensorFileStats stats_of(const codec::TensorRecord& record, const codec::RecordB
     stats.gap_bits_coded =
         size.gap_entries == 0 ? 0.0 : 8.0 * static_cast<double>(size.gap_stream) / static_cast<double>(size.gap_entries);
   }
+  stats.name_bytes = static_cast<int64_t>(size.name);
   stats.codebook_bytes = static_cast<int64_t>(size.codebook);
   stats.index_bytes = static_cast<int64_t>(size.index_stream);
   stats.gap_bytes = static_cast<int64_t>(size.gap_stream);

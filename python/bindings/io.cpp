@@ -47,6 +47,7 @@ py::dict stats_dict(const TensorFileStats& t) {
   d["gap_bits"] = t.gap_bits;
   d["gap_bits_coded"] = t.gap_bits_coded;
   d["gap_entries"] = t.gap_entries;
+  d["name_bytes"] = t.name_bytes;
   d["codebook_bytes"] = t.codebook_bytes;
   d["index_bytes"] = t.index_bytes;
   d["gap_bytes"] = t.gap_bytes;
@@ -83,6 +84,7 @@ void bind_report(py::module_& m) {
       .def_readonly("gap_bits", &TensorFileStats::gap_bits, "bits per relative index before Huffman coding")
       .def_readonly("gap_bits_coded", &TensorFileStats::gap_bits_coded, "... and after (stream bits / entries)")
       .def_readonly("gap_entries", &TensorFileStats::gap_entries, "kept weights and fillers")
+      .def_readonly("name_bytes", &TensorFileStats::name_bytes, "the tensor's name and its length")
       .def_readonly("codebook_bytes", &TensorFileStats::codebook_bytes)
       .def_readonly("index_bytes", &TensorFileStats::index_bytes)
       .def_readonly("gap_bytes", &TensorFileStats::gap_bytes)

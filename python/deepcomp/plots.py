@@ -22,9 +22,10 @@ from .nn.shared_layer import INITS, check_bits
 PathLike = Union[str, os.PathLike]
 
 # The parts of a record, in stacking order, and how the plots and `deepcomp report` name them.
-PARTS = ("index", "gap", "codebook", "values", "framing")
+PARTS = ("index", "gap", "codebook", "values", "names", "framing")
 PART_LABELS = {"index": "weight indices", "gap": "gaps (relative indices)", "codebook": "codebooks",
-               "values": "raw values", "framing": "framing (name, shape, checksum)"}
+               "values": "raw values", "names": "tensor names",
+               "framing": "framing (kind, dtype, shape, bits, checksums)"}
 _SENSITIVITY_AXES = {"prune": "sparsity (fraction of weights pruned)", "quantize": "bits per weight"}
 _INIT_MARKERS = {"linear": ("x", "C1"), "density": ("+", "C2"), "random": ("^", "C4")}
 
@@ -143,7 +144,8 @@ def bytes_by_part(file_report) -> List[BytesRow]:
                         f"{type(file_report).__name__}")
     rows, raw = [], None
     for t in tensors:
-        after = {"index": t.index_bytes, "gap": t.gap_bytes, "codebook": t.codebook_bytes, "values": t.value_bytes}
+        after = {"index": t.index_bytes, "gap": t.gap_bytes, "codebook": t.codebook_bytes, "values": t.value_bytes,
+                 "names": t.name_bytes}
         after["framing"] = t.bytes - sum(after.values())
         before = {**after, "index": t.index_bytes_before_huffman, "gap": t.gap_bytes_before_huffman}
         if t.kind != "raw":

@@ -137,9 +137,11 @@ def test_bytes_by_part_adds_up_to_the_file(tmp_path):
     assert rows[0].before["index"] == conv.index_bytes_before_huffman == conv.kept * conv.index_bits // 8
     assert rows[0].before["gap"] == 0
     assert rows[1].before["gap"] == linear.gap_bytes_before_huffman == -(-linear.gap_entries * linear.gap_bits // 8)
-    for row in rows[:3]:  # P+Q: the report's bytes before Huffman coding, and the record's framing
+    for row in rows[:3]:  # P+Q: the report's bytes before Huffman coding, and the record's name and framing
         t = report[row.name]
-        assert sum(row.before.values()) == t.bytes_before_huffman + row.after["framing"]
+        assert row.after["names"] == t.name_bytes == 1 + len(row.name)  # a one-byte length, then the name
+        assert sum(row.before.values()) == t.bytes_before_huffman + row.after["names"] + row.after["framing"]
+        assert row.after["framing"] > 0
     assert rows[1].after["index"] == linear.index_bytes and rows[1].after["codebook"] == linear.codebook_bytes
     assert rows[2].after["values"] == rows[2].before["values"] == report["4.weight"].value_bytes
 

@@ -51,6 +51,7 @@ struct TensorFileStats {
   int64_t gap_bits = 0;           // sparse kinds: bits per gap before Huffman coding
   double gap_bits_coded = 0;      // ... and after: gap stream bits / gap entries
   int64_t gap_entries = 0;        // kept weights and fillers
+  int64_t name_bytes = 0;  // the tensor's name and its length
   int64_t codebook_bytes = 0;
   int64_t index_bytes = 0;  // the index stream with its code description
   int64_t gap_bytes = 0;    // the gap stream with its code description
