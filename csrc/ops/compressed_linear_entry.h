@@ -59,7 +59,9 @@ at::Tensor compressed_linear_entry(const at::Tensor& input, const at::Tensor& ro
                                    const at::Tensor& codebook, const std::optional<at::Tensor>& bias) {
   check_compressed_linear(input, row_ptr, entries, codebook, bias);
   const int64_t out_features = row_ptr.numel() - 1;
-  const auto x = input.reshape({-1, input.size(-1)}).contiguous();
+  // The leading dimensions' product, not -1: that would be ambiguous for in_features = 0.
+  const int64_t batch = c10::multiply_integers(input.sizes().slice(0, input.dim() - 1));
+  const auto x = input.reshape({batch, input.size(-1)}).contiguous();
   auto out = at::empty({x.size(0), out_features}, x.options());
   const auto b = bias.has_value() && bias->defined() ? bias->contiguous() : at::Tensor();
   DEEPCOMP_CHECK(into(out, x, row_ptr.contiguous(), entries.contiguous(), codebook.contiguous(), b),

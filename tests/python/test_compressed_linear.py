@@ -195,3 +195,10 @@ def test_entries_changed_in_place_are_checked_again():
         ops.compressed_linear(x, row_ptr, entries, codebook)
     with pytest.raises(RuntimeError, match="malformed compressed weight"):
         ops.compressed_linear(torch.randn(1, 39), row_ptr, entries, codebook[:4])
+
+
+def test_a_layer_with_no_inputs_and_a_kept_entry_is_malformed():
+    row_ptr, entries = torch.tensor([0, 1]), torch.tensor([0], dtype=torch.int32)  # column 0, index 0
+    with pytest.raises(RuntimeError, match="malformed compressed weight"):
+        ops.compressed_linear(torch.randn(2, 0), row_ptr, entries, torch.randn(4))
+    assert ops.compressed_linear(torch.randn(2, 0), torch.tensor([0, 0]), entries[:0], torch.randn(4)).abs().sum() == 0

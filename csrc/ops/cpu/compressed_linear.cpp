@@ -2,8 +2,8 @@
 // kernel and the CPU's sparse inference path. Rows spread over the threads. At batch 1 each row is
 // one SIMD pass over its entries; otherwise a row's entries are read once per tile of 64, 32, 16
 // or 8 inputs (then the rest), from the input laid out (in_features, batch) so that the inputs one
-// kept weight multiplies are contiguous (compressed_rows_simd.h). The entries are checked once per change of the tensors
-// (tensor_memo.h), not in the loops.
+// kept weight multiplies are contiguous (compressed_rows_simd.h). The entries are checked once per
+// change of the tensors (tensor_memo.h), not in the loops.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
@@ -51,7 +51,7 @@ bool well_formed(const at::Tensor& row_ptr, const at::Tensor& entries, int64_t i
     need = needs(row_ptr, entries);
     memo->remember(entries, row_ptr, *need);
   }
-  return need->first >= 0 && need->first <= std::max<int64_t>(in_features, 1) && need->second <= k;
+  return need->first >= 0 && need->first <= in_features && need->second <= k;
 }
 
 // One row at batch 1 (row_dot) and one tile of a batch (row_tile): the SIMD kernels for float sums,
