@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+import cpu_variants
 import deepcomp
 import reference as ref
 from deepcomp import ops
@@ -163,22 +164,10 @@ print(ops.compressed_linear_cpu_isa(), worst)
 """
 
 
-@pytest.mark.parametrize("capability", ["default", "avx2", "avx512"])
+@pytest.mark.parametrize("capability", cpu_variants.CAPABILITIES)
 def test_every_simd_variant_of_the_cpu_kernel(capability):
-    # ATen's override picks the variant; a machine without the instructions falls back to a narrower one.
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    done = subprocess.run([sys.executable, "-c", _EVERY_VARIANT], capture_output=True, text=True,
-                          cwd=Path(__file__).parent, env={**os.environ, "ATEN_CPU_CAPABILITY": capability})
-    assert done.returncode == 0, done.stderr[-2000:]
-    variant, worst = done.stdout.split()
-    native = torch.backends.cpu.get_cpu_capability()
-    expected = {"default": "portable", "avx2": "avx2" if native in ("AVX2", "AVX512") else "portable",
-                "avx512": {"AVX512": "avx512", "AVX2": "avx2"}.get(native, "portable")}[capability]
-    assert variant == expected
+    variant, worst = cpu_variants.run_under(capability, _EVERY_VARIANT).split()
+    assert variant == cpu_variants.expected_variant(capability)
     assert float(worst) < 1, f"{variant}: relative error {float(worst)} x the dtype's tolerance"
 
 

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+import cpu_variants
 import reference as ref
 from deepcomp import ops
 
@@ -14,6 +15,28 @@ def test_apply_mask_matches_reference(device, dtype):
     poisoned = weight.clone()
     assert ops.apply_mask_(poisoned, mask) is poisoned
     assert torch.equal(poisoned, ref.apply_mask(weight, mask))
+
+
+_MASK_EVERY_SIZE = """
+import torch
+from deepcomp import ops
+torch.manual_seed(0)
+for n in (1, 7, 8, 15, 16, 17, 31, 100_003, 300_001):  # SIMD widths, tails, and ranges split over threads
+    weight = torch.randn(n)
+    weight[::5] = float("nan")
+    weight[1::7] = float("-inf")
+    weight[2::9] = -0.0
+    mask = torch.rand(n) < 0.5
+    want = torch.where(mask, weight, torch.zeros(())).view(torch.int32)  # pruned: +0 bits, NaN kept as is
+    assert torch.equal(ops.apply_mask(weight, mask).view(torch.int32), want), n
+    assert torch.equal(ops.apply_mask_(weight, mask).view(torch.int32), want), n
+print(ops.compressed_linear_cpu_isa())
+"""
+
+
+@pytest.mark.parametrize("capability", cpu_variants.CAPABILITIES)
+def test_apply_mask_bit_for_bit_in_every_simd_variant(capability):
+    assert cpu_variants.run_under(capability, _MASK_EVERY_SIZE).strip() == cpu_variants.expected_variant(capability)
 
 
 def test_apply_mask_in_place_on_a_transposed_weight(device):

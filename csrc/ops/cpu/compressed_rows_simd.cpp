@@ -2,10 +2,10 @@
 
 #include <deepcomp/ops.h>
 
-#include <ATen/Version.h>
-
 #include <array>
 #include <string>
+
+#include "ops/cpu/cpu_isa.h"
 
 #if defined(__x86_64__)
 // GCC 12 warns inside its own AVX-512 headers (their _mm512_undefined_* placeholders).
@@ -180,16 +180,16 @@ __attribute__((target("avx512f"))) float row_dot_avx512(const uint32_t* entries,
 #endif
 
 CompressedRowKernels choose() {
+  switch (cpu_isa()) {
 #if defined(__x86_64__)
-  const std::string capability = at::get_cpu_capability();
-  __builtin_cpu_init();
-  if (capability == "AVX512" && __builtin_cpu_supports("avx512f")) return {row_dot_avx512, tile<Avx512>, "avx512"};
-  if ((capability == "AVX512" || capability == "AVX2") && __builtin_cpu_supports("avx2") &&
-      __builtin_cpu_supports("fma")) {
-    return {row_dot_avx2, tile<Avx2>, "avx2"};
-  }
+    case CpuIsa::kAvx512:
+      return {row_dot_avx512, tile<Avx512>, "avx512"};
+    case CpuIsa::kAvx2:
+      return {row_dot_avx2, tile<Avx2>, "avx2"};
 #endif
-  return {row_dot_portable, tile<Portable>, "portable"};
+    default:
+      return {row_dot_portable, tile<Portable>, "portable"};
+  }
 }
 
 }  // namespace

@@ -4,9 +4,8 @@
 //   tile: sum[t] += Σ_j table[index_j] · x[column_j * stride + t], t < width, width 8, 16, 32 or 64
 //         (a tile of a batch: x laid out (in_features, batch), stride the batch).
 // The entries are streamed once; at batch 1 the input (and past 32 centroids the codebook) is
-// gathered by SIMD lanes. Variants for AVX-512 and AVX2 (x86-64) and a portable one; the widest
-// that ATen uses on this machine (ATEN_CPU_CAPABILITY overrides it, as for ATen's own kernels) is
-// chosen once, at the first call.
+// gathered by SIMD lanes. Variants for AVX-512 and AVX2 (x86-64) and a portable one, chosen once
+// (cpu_isa.h).
 //
 // Entries must be valid (column inside x, index < table_size): compressed_linear checks them once
 // per change of the tensors.
