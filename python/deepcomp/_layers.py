@@ -27,15 +27,19 @@ Exclude = Union[None, str, Iterable[str], Callable[[str, torch.nn.Module], bool]
 _ROOT_REASON = "cannot be replaced in place; wrap it (nn.Sequential(layer)) or convert it with from_dense()"
 
 
-def describe(model: torch.nn.Module) -> List[_C.ModuleEntry]:
-    """model's modules (named_modules() order, the model first) as the C++ pipeline sees them."""
+def describe(model: torch.nn.Module, decode_shared: bool = True) -> List[_C.ModuleEntry]:
+    """model's modules (named_modules() order, the model first) as the C++ pipeline sees them.
+    decode_shared=False: a shared layer's weight as a meta tensor of its shape and dtype (for a caller
+    that leaves shared layers alone, such as prune: decoding them would cost a weight-sized tensor each)."""
     entries = []
     with torch.no_grad():
         for name, module in model.named_modules():
             kind = KIND_OF.get(type(module), "")
             subclass_of = "" if kind else next((KIND_OF[cls] for cls in type(module).__mro__[1:] if cls in KIND_OF), "")
             weight = mask = None
-            if kind:
+            if isinstance(module, SharedLayer) and kind and not decode_shared:
+                weight = torch.empty(module.indices.shape, dtype=module.codebook.dtype, device="meta")
+            elif kind:
                 weight = module.weight.detach()
                 mask = module.mask if isinstance(module, (MaskedLayer, SharedLayer)) else None
             entries.append(_C.ModuleEntry(

@@ -40,7 +40,7 @@ def prune(model: torch.nn.Module, *, sensitivity: Optional[LayerValues] = None,
     if (sensitivity is None) == (sparsity is None):
         raise ValueError("deepcomp.prune: pass exactly one of sensitivity= or sparsity=")
     criterion, values = ("sensitivity", sensitivity) if sparsity is None else ("sparsity", sparsity)
-    report, chosen, masks = _C.plan_prune(describe(model), criterion, values, layers, exclude_names(model, exclude),
+    report, chosen, masks = _C.plan_prune(describe(model, decode_shared=False), criterion, values, layers, exclude_names(model, exclude),
                                           "deepcomp.prune")
     warn_skipped("deepcomp.prune", report.skipped)
     modules = modules_of(model)

@@ -137,3 +137,18 @@ def test_pruned_model_still_computes_the_masked_function():
     h = torch.relu(nn.functional.linear(h.flatten(1), fc1.weight * fc1.mask, fc1.bias))
     expected = nn.functional.linear(h, fc2.weight * fc2.mask, fc2.bias)
     torch.testing.assert_close(model(x), expected)
+
+
+def test_pruning_around_shared_layers_does_not_decode_them(monkeypatch):
+    model = nn.Sequential(nn.Linear(30, 20), nn.ReLU(), nn.Linear(20, 5))
+    deepcomp.quantize(model, layers=["0"])
+
+    def no_decoding(*args):
+        raise AssertionError("prune decoded a shared layer it leaves alone")
+
+    monkeypatch.setattr(deepcomp.nn.shared_layer.ops, "codebook_decode", no_decoding)
+    with pytest.warns(UserWarning, match="'0'"):
+        report = deepcomp.prune(model, sparsity=0.5)
+    assert [row.name for row in report] == ["2"] and [s.name for s in report.skipped] == ["0"]
+    with pytest.raises(TypeError, match="layer '0'"):
+        deepcomp.prune(model, sparsity=0.5, layers=["0"])
