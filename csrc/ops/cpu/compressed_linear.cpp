@@ -55,15 +55,13 @@ bool well_formed(const at::Tensor& row_ptr, const at::Tensor& entries, int64_t i
 }
 
 // One row at batch 1 (row_dot) and one tile of a batch (row_tile): the SIMD kernels for float sums,
-// portable loops for double.
+// the portable loops for double.
 float row_dot(const uint32_t* entries, int64_t count, const float* x, const float* table, int64_t k) {
   return compressed_row_kernels().dot(entries, count, x, table, k);
 }
 
 double row_dot(const uint32_t* entries, int64_t count, const double* x, const double* table, int64_t) {
-  std::array<double, 4> sum{};
-  for (int64_t j = 0; j < count; ++j) sum[j & 3] += table[entries[j] & 0xffu] * x[entries[j] >> 8];
-  return (sum[0] + sum[1]) + (sum[2] + sum[3]);
+  return row_dot_portable(entries, count, x, table);
 }
 
 void row_tile(const uint32_t* entries, int64_t count, const float* x, int64_t stride, const float* table, float* sum,
@@ -73,11 +71,7 @@ void row_tile(const uint32_t* entries, int64_t count, const float* x, int64_t st
 
 void row_tile(const uint32_t* entries, int64_t count, const double* x, int64_t stride, const double* table,
               double* sum, int64_t width) {
-  for (int64_t j = 0; j < count; ++j) {
-    const double w = table[entries[j] & 0xffu];
-    const double* xs = x + static_cast<int64_t>(entries[j] >> 8) * stride;
-    for (int64_t t = 0; t < width; ++t) sum[t] += w * xs[t];
-  }
+  row_tile_portable(entries, count, x, stride, table, sum, width);
 }
 
 bool compressed_linear_into_cpu(at::Tensor& out, const at::Tensor& input, const at::Tensor& row_ptr,
@@ -119,11 +113,7 @@ bool compressed_linear_into_cpu(at::Tensor& out, const at::Tensor& input, const 
             row_tile(first_entry, count, x + b0, batch, table.data(), sum.data(), tile);
           } else {
             tile = remaining;
-            for (int64_t j = 0; j < count; ++j) {
-              const acc_t w = table[first_entry[j] & 0xffu];
-              const acc_t* xs = x + static_cast<int64_t>(first_entry[j] >> 8) * batch + b0;
-              for (int64_t t = 0; t < tile; ++t) sum[t] += w * xs[t];
-            }
+            row_tile_portable(first_entry, count, x + b0, batch, table.data(), sum.data(), tile);
           }
           for (int64_t t = 0; t < tile; ++t) y[(b0 + t) * rows + r] = static_cast<scalar_t>(sum[t] + b);
           b0 += tile;

@@ -2,7 +2,6 @@
 
 #include <deepcomp/ops.h>
 
-#include <array>
 #include <string>
 
 #include "ops/cpu/cpu_isa.h"
@@ -16,20 +15,6 @@
 
 namespace deepcomp::ops {
 namespace {
-
-// The tile loop, inlined into each variant below and compiled there for its instruction set.
-template <int64_t width>
-__attribute__((always_inline)) inline void tile_body(const uint32_t* entries, int64_t count, const float* x,
-                                                     int64_t stride, const float* table, float* sum) {
-  float acc[width];
-  for (int64_t t = 0; t < width; ++t) acc[t] = sum[t];
-  for (int64_t j = 0; j < count; ++j) {
-    const float w = table[entries[j] & 0xffu];
-    const float* xs = x + static_cast<int64_t>(entries[j] >> 8) * stride;
-    for (int64_t t = 0; t < width; ++t) acc[t] += w * xs[t];
-  }
-  for (int64_t t = 0; t < width; ++t) sum[t] = acc[t];
-}
 
 // Isa::tile<width> for the width asked (8, 16, 32 or 64).
 template <class Isa>
@@ -54,14 +39,12 @@ struct Portable {
   static void tile(const uint32_t* entries, int64_t count, const float* x, int64_t stride, const float* table,
                    float* sum) {
     constexpr int64_t step = width < 16 ? width : 16;
-    for (int64_t t0 = 0; t0 < width; t0 += step) tile_body<step>(entries, count, x + t0, stride, table, sum + t0);
+    for (int64_t t0 = 0; t0 < width; t0 += step) row_tile_portable(entries, count, x + t0, stride, table, sum + t0, step);
   }
 };
 
-float row_dot_portable(const uint32_t* entries, int64_t count, const float* x, const float* table, int64_t) {
-  std::array<float, 4> sum{};  // four partial sums: consecutive multiply-adds need not wait for each other
-  for (int64_t j = 0; j < count; ++j) sum[j & 3] += table[entries[j] & 0xffu] * x[entries[j] >> 8];
-  return (sum[0] + sum[1]) + (sum[2] + sum[3]);
+float row_dot_any(const uint32_t* entries, int64_t count, const float* x, const float* table, int64_t) {
+  return row_dot_portable(entries, count, x, table);
 }
 
 #if defined(__x86_64__)
@@ -183,12 +166,12 @@ CompressedRowKernels choose() {
   switch (cpu_isa()) {
 #if defined(__x86_64__)
     case CpuIsa::kAvx512:
-      return {row_dot_avx512, tile<Avx512>, "avx512"};
+      return {row_dot_avx512, tile<Avx512>};
     case CpuIsa::kAvx2:
-      return {row_dot_avx2, tile<Avx2>, "avx2"};
+      return {row_dot_avx2, tile<Avx2>};
 #endif
     default:
-      return {row_dot_portable, tile<Portable>, "portable"};
+      return {row_dot_any, tile<Portable>};
   }
 }
 
@@ -199,6 +182,6 @@ const CompressedRowKernels& compressed_row_kernels() {
   return chosen;
 }
 
-std::string compressed_linear_cpu_isa() { return compressed_row_kernels().name; }
+std::string compressed_linear_cpu_isa() { return cpu_isa_name(cpu_isa()); }
 
 }  // namespace deepcomp::ops

@@ -11,6 +11,7 @@
 // per change of the tensors.
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 namespace deepcomp::ops {
@@ -19,9 +20,32 @@ struct CompressedRowKernels {
   float (*dot)(const uint32_t* entries, int64_t count, const float* x, const float* table, int64_t table_size);
   void (*tile)(const uint32_t* entries, int64_t count, const float* x, int64_t stride, const float* table, float* sum,
                int64_t width);
-  const char* name;  // "avx512", "avx2" or "portable"
 };
 
 const CompressedRowKernels& compressed_row_kernels();
+
+// The portable loops, for any sum type: the portable variant's, and compressed_linear's for double
+// sums and for the last inputs of a batch (fewer than 8).
+template <typename T>
+T row_dot_portable(const uint32_t* entries, int64_t count, const T* x, const T* table) {
+  std::array<T, 4> sum{};  // four partial sums: consecutive multiply-adds need not wait for each other
+  for (int64_t j = 0; j < count; ++j) sum[j & 3] += table[entries[j] & 0xffu] * x[entries[j] >> 8];
+  return (sum[0] + sum[1]) + (sum[2] + sum[3]);
+}
+
+// width <= 64. The sums live in a local array while the entries stream by (sum may alias nothing,
+// but the compiler cannot know that), which an inlined call with a constant width unrolls into SIMD.
+template <typename T>
+__attribute__((always_inline)) inline void row_tile_portable(const uint32_t* entries, int64_t count, const T* x,
+                                                             int64_t stride, const T* table, T* sum, int64_t width) {
+  std::array<T, 64> acc;
+  for (int64_t t = 0; t < width; ++t) acc[t] = sum[t];
+  for (int64_t j = 0; j < count; ++j) {
+    const T w = table[entries[j] & 0xffu];
+    const T* xs = x + static_cast<int64_t>(entries[j] >> 8) * stride;
+    for (int64_t t = 0; t < width; ++t) acc[t] += w * xs[t];
+  }
+  for (int64_t t = 0; t < width; ++t) sum[t] = acc[t];
+}
 
 }  // namespace deepcomp::ops
