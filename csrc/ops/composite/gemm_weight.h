@@ -22,4 +22,12 @@ inline at::Tensor gemm_weight(const at::Tensor& weight, const at::Tensor& mask) 
   return apply_mask(weight, mask);
 }
 
+// A fresh weight gradient masked in place, below the ADInplaceOrView step: nothing holds a version
+// of it, and it is no weight the masked ops should remember as masked (masked_weights.h), so the
+// bump and the record that apply_mask_ makes for weights are skipped on this per-step path.
+inline void mask_gradient_(at::Tensor& grad_weight, const at::Tensor& mask) {
+  at::AutoDispatchBelowADInplaceOrView below;
+  apply_mask_(grad_weight, mask);
+}
+
 }  // namespace deepcomp::ops

@@ -34,7 +34,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> masked_conv2d_backward_composite(
   check_conv(input, weight, mask, groups);
   auto [grad_input, grad_weight, grad_bias] = conv2d_backward(grad_output, input, gemm_weight(weight, mask), stride,
                                                               padding, dilation, groups, output_mask);
-  if (grad_weight.defined()) apply_mask_(grad_weight, mask);
+  if (grad_weight.defined()) mask_gradient_(grad_weight, mask);
   return {grad_input, grad_weight, grad_bias};
 }
 

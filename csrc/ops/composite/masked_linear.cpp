@@ -31,7 +31,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> masked_linear_backward_composite(
   check_linear(input, weight, mask);
   auto [grad_input, grad_weight, grad_bias] = linear_backward(
       grad_output, input, weight.size(0), weight.size(1), [&] { return gemm_weight(weight, mask); }, output_mask);
-  if (grad_weight.defined()) apply_mask_(grad_weight, mask);
+  if (grad_weight.defined()) mask_gradient_(grad_weight, mask);
   return {grad_input, grad_weight, grad_bias};
 }
 
