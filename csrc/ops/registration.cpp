@@ -4,7 +4,8 @@
 #include <torch/library.h>
 
 TORCH_LIBRARY(deepcomp, m) {
-  // weight where mask, else 0 (a temporary for a GEMM; never stored in a module).
+  // weight where mask, else 0 (a temporary for a GEMM or a layer's own forward; never stored in a
+  // module). Its gradient is the output's, masked.
   m.def("apply_mask(Tensor weight, Tensor mask) -> Tensor");
   // Zero the pruned entries of weight in place (after an optimizer step; on weight gradients).
   m.def("apply_mask_(Tensor(a!) weight, Tensor mask) -> ()");

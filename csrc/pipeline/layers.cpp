@@ -12,22 +12,35 @@
 namespace deepcomp {
 namespace {
 
+// "Linear, Conv1d, ... and Embedding": the dense kinds of the table, for messages.
+const std::string& dense_kinds_text() {
+  static const std::string text = [] {
+    std::vector<std::string_view> names;
+    for (const auto& kind : layer_kinds()) {
+      if (kind.stage == LayerStage::dense) names.push_back(kind.name);
+    }
+    std::ostringstream joined;
+    for (size_t i = 0; i < names.size(); ++i) joined << (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") << names[i];
+    return joined.str();
+  }();
+  return text;
+}
+
 struct UseInfo {
   bool accepts_dense, accepts_masked, accepts_shared;
   bool replaces_dense, replaces_masked, replaces_shared;
-  const char* kinds;  // what the call accepts, for messages
+  std::string kinds;  // what the call accepts, for messages
 };
 
 const UseInfo& info(LayerUse use) {
-  static const UseInfo prune{true, true, false, true, false, false,
-                             "Linear and Conv2d layers (plain or masked)"};
+  static const UseInfo prune{true, true, false, true, false, false, dense_kinds_text() + " layers (plain or masked)"};
   static const UseInfo quantize{true, true, true, true, true, true,
-                                "Linear and Conv2d layers (plain, masked or shared)"};
+                                dense_kinds_text() + " layers (plain, masked or shared)"};
   static const UseInfo measure_pruning{true, true, false, false, false, false,
-                                       "Linear and Conv2d layers (plain or masked) for the pruning sweep; shared "
+                                       dense_kinds_text() + " layers (plain or masked) for the pruning sweep; shared "
                                        "layers only in the bits sweep, with sparsities=None"};
   static const UseInfo measure_quantizing{true, true, true, false, false, false,
-                                          "Linear and Conv2d layers (plain, masked or shared) for the bits sweep"};
+                                          dense_kinds_text() + " layers (plain, masked or shared) for the bits sweep"};
   switch (use) {
     case LayerUse::prune: return prune;
     case LayerUse::quantize: return quantize;
@@ -70,8 +83,8 @@ std::string skip_reason(LayerUse use, const ModuleEntry& entry) {
     return use == LayerUse::prune ? "already quantized (its mask is fixed): prune before quantize"
                                   : "a shared layer, measured only by the bits sweep";
   }
-  return "deepcomp does not handle " + entry.type + " layers (it handles Linear and Conv2d, plain, masked or "
-         "shared); exclude= it to silence this";
+  return "deepcomp does not handle " + entry.type + " layers (it handles " + dense_kinds_text() +
+         ", plain, masked or shared); exclude= it to silence this";
 }
 
 // "a" or "an" before a class name: "an Embedding", "a Linear".
@@ -146,15 +159,37 @@ void check_replaceable(const ModuleEntry& entry, LayerUse use, const std::string
 }  // namespace
 
 const std::vector<LayerKind>& layer_kinds() {
-  using S = LayerStage;
-  static const std::vector<LayerKind> kinds{
-      {"Linear", "Linear", S::dense, "MaskedLinear", "SharedLinear", kDefaultLinearBits},
-      {"Conv2d", "Conv2d", S::dense, "MaskedConv2d", "SharedConv2d", kDefaultConvBits},
-      {"MaskedLinear", "Linear", S::masked, "MaskedLinear", "SharedLinear", kDefaultLinearBits},
-      {"MaskedConv2d", "Conv2d", S::masked, "MaskedConv2d", "SharedConv2d", kDefaultConvBits},
-      {"SharedLinear", "Linear", S::shared, "", "SharedLinear", kDefaultLinearBits},
-      {"SharedConv2d", "Conv2d", S::shared, "", "SharedConv2d", kDefaultConvBits},
+  // The torch layers deepcomp changes, with the paper's codebook width for each: 5 bits for fully
+  // connected layers, 8 for convolutions and for embeddings (a row is a token's whole representation).
+  struct Dense {
+    std::string_view name;
+    int64_t bits;
   };
+  static constexpr Dense dense[] = {
+      {"Linear", kDefaultLinearBits},        {"Conv1d", kDefaultConvBits},          {"Conv2d", kDefaultConvBits},
+      {"Conv3d", kDefaultConvBits},          {"ConvTranspose1d", kDefaultConvBits}, {"ConvTranspose2d", kDefaultConvBits},
+      {"ConvTranspose3d", kDefaultConvBits}, {"Embedding", kDefaultConvBits},
+  };
+  static const std::vector<std::string> twin_names = [] {  // the storage of the twins' names
+    std::vector<std::string> names;
+    for (const auto& layer : dense) {
+      names.push_back("Masked" + std::string(layer.name));
+      names.push_back("Shared" + std::string(layer.name));
+    }
+    return names;
+  }();
+  static const std::vector<LayerKind> kinds = [] {
+    using S = LayerStage;
+    std::vector<LayerKind> table;
+    for (const S stage : {S::dense, S::masked, S::shared}) {
+      for (size_t i = 0; i < std::size(dense); ++i) {
+        const std::string_view masked = twin_names[2 * i], shared = twin_names[2 * i + 1];
+        const std::string_view name = stage == S::dense ? dense[i].name : stage == S::masked ? masked : shared;
+        table.push_back({name, dense[i].name, stage, stage == S::shared ? "" : masked, shared, dense[i].bits});
+      }
+    }
+    return table;
+  }();
   return kinds;
 }
 

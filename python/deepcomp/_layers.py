@@ -6,15 +6,14 @@ from typing import Callable, Iterable, List, Optional, Union
 
 import torch
 
-from . import _C
-from .nn import MaskedConv2d, MaskedLinear, SharedConv2d, SharedLinear
+from . import _C, nn
 from .nn.masked_layer import MaskedLayer
 from .nn.shared_layer import SharedLayer
 
-# The layer table's kinds (C++: layer_kinds()) as Python classes; exact types only, since a subclass
-# of nn.Linear may compute something else.
-_CLASSES = {"Linear": torch.nn.Linear, "Conv2d": torch.nn.Conv2d, "MaskedLinear": MaskedLinear,
-            "MaskedConv2d": MaskedConv2d, "SharedLinear": SharedLinear, "SharedConv2d": SharedConv2d}
+# The layer table's kinds (C++: layer_kinds()) as Python classes: the dense ones torch's, their twins
+# deepcomp.nn's of the same names. Exact types only, since a subclass of nn.Linear may compute
+# something else.
+_CLASSES = {row["name"]: getattr(torch.nn if row["stage"] == "dense" else nn, row["name"]) for row in _C.layer_kinds()}
 KINDS = {row["name"]: row for row in _C.layer_kinds()}
 KIND_OF = {_CLASSES[name]: name for name in KINDS}
 # The dense layer each kind stands for (deepcomp.match_layers turns one kind into another).

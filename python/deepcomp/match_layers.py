@@ -75,7 +75,7 @@ def _saved_kind(name: str, module, state: Mapping, prefix: str) -> Tuple[Optiona
 def _check_shapes(name: str, module, state: Mapping, prefix: str) -> None:
     weight_shape = (module.indices if isinstance(module, SharedLayer) else module.weight).shape
     expected = {"weight": weight_shape, "mask": weight_shape, "indices": weight_shape}
-    if module.bias is not None:
+    if getattr(module, "bias", None) is not None:
         expected["bias"] = module.bias.shape
     for leaf, shape in expected.items():
         tensor = state.get(prefix + leaf)
@@ -87,11 +87,11 @@ def _check_shapes(name: str, module, state: Mapping, prefix: str) -> None:
 def _fresh(kind: type, module: torch.nn.Module, bits: Optional[int]) -> torch.nn.Module:
     """A `kind` layer with module's options, device, dtype and training mode, all tensors zero."""
     like = module.codebook if isinstance(module, SharedLayer) else module.weight
-    options = SHARED_TWIN[DENSE_OF[type(module)]]._options_of(module)  # the constructor's arguments but bias
+    options = SHARED_TWIN[DENSE_OF[type(module)]]._options_of(module)  # the constructor's arguments
     if bits is not None:
         options["bits"] = bits
     # Built on the meta device: a shared layer's constructor would otherwise cluster a random weight.
-    layer = kind(**options, bias=module.bias is not None, device="meta", dtype=like.dtype)
+    layer = kind(**options, device="meta", dtype=like.dtype)
     layer = layer.to_empty(device=like.device)
     with torch.no_grad():
         for tensor in (*layer.parameters(), *layer.buffers()):
@@ -127,6 +127,6 @@ def _plain(module: torch.nn.Module) -> torch.nn.Module:
         layer = _fresh(DENSE_OF[type(module)], module, None)
     with torch.no_grad():
         layer.weight.copy_(module.weight)
-        if module.bias is not None:
+        if getattr(module, "bias", None) is not None:
             layer.bias.copy_(module.bias)
     return layer

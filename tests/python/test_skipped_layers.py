@@ -13,8 +13,8 @@ from deepcomp.nn import MaskedLinear, SharedLinear
 class Mixed(nn.Module):
     def __init__(self):
         super().__init__()
-        self.embedding = nn.Embedding(20, 8)
-        self.conv1d = nn.Conv1d(8, 8, 3)
+        self.bilinear = nn.Bilinear(8, 8, 8)
+        self.lstm = nn.LSTM(8, 8)
         self.attention = nn.MultiheadAttention(8, 2)
         self.fc = nn.Linear(8, 4)
 
@@ -24,11 +24,11 @@ def test_prune_names_each_layer_it_skips_and_why():
     with pytest.warns(UserWarning, match="deepcomp.prune skipped") as caught:
         report = deepcomp.prune(model, sparsity=0.5)
     text = str(caught[0].message)
-    for name, kind in (("embedding", "Embedding"), ("conv1d", "Conv1d"), ("attention", "MultiheadAttention")):
+    for name, kind in (("bilinear", "Bilinear"), ("lstm", "LSTM"), ("attention", "MultiheadAttention")):
         assert f"'{name}' ({kind})" in text
     assert "'attention.out_proj' (NonDynamicallyQuantizableLinear): a subclass of Linear" in text
     assert [row.name for row in report] == ["fc"]
-    assert {s.name for s in report.skipped} == {"embedding", "conv1d", "attention", "attention.out_proj"}
+    assert {s.name for s in report.skipped} == {"bilinear", "lstm", "attention", "attention.out_proj"}
     assert isinstance(model.fc, MaskedLinear)
 
 
@@ -47,17 +47,17 @@ def test_exclude_silences_the_warning_by_name_or_predicate():
 
 
 def test_a_call_that_would_change_no_layer_raises():
-    with pytest.raises(ValueError, match="deepcomp.prune: no layer to change; skipped 'embedding'"):
-        deepcomp.prune(_only_embedding(), sparsity=0.5)
+    with pytest.raises(ValueError, match="deepcomp.prune: no layer to change; skipped 'lstm'"):
+        deepcomp.prune(_only_lstm(), sparsity=0.5)
     with pytest.raises(ValueError, match="deepcomp.quantize: no layer to change"):
         deepcomp.quantize(nn.Sequential(nn.Linear(4, 4)), exclude=["0"])
     with pytest.raises(ValueError, match="deepcomp.sensitivity: no layer to change"):
-        deepcomp.sensitivity(_only_embedding(), lambda m: 0.0, progress=False)
+        deepcomp.sensitivity(_only_lstm(), lambda m: 0.0, progress=False)
 
 
-def _only_embedding() -> nn.Module:
+def _only_lstm() -> nn.Module:
     model = nn.Module()
-    model.embedding = nn.Embedding(5, 3)
+    model.lstm = nn.LSTM(5, 3)
     return model
 
 
@@ -74,7 +74,7 @@ def test_prune_after_quantize_says_so():
 
 def test_quantize_warns_about_skipped_layers_too():
     model = Mixed()
-    with pytest.warns(UserWarning, match="deepcomp.quantize skipped.*'embedding' \\(Embedding\\)"):
+    with pytest.warns(UserWarning, match="deepcomp.quantize skipped.*'lstm' \\(LSTM\\)"):
         report = deepcomp.quantize(model)
     assert [row.name for row in report] == ["fc"] and isinstance(model.fc, SharedLinear)
 

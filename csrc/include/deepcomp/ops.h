@@ -17,6 +17,7 @@
 namespace deepcomp::ops {
 
 // weight where mask is true, exactly 0 elsewhere. weight: floating, any shape; mask: bool, same shape.
+// Differentiable: the weight's gradient is masked the same way.
 at::Tensor apply_mask(const at::Tensor& weight, const at::Tensor& mask);
 // In-place apply_mask: zeroes the pruned entries of `weight`.
 void apply_mask_(at::Tensor& weight, const at::Tensor& mask);

@@ -21,16 +21,6 @@ class MaskedConv2d(MaskedLayer, torch.nn.Conv2d):
                          padding_mode, device, dtype)
         self._register_mask()
 
-    @classmethod
-    def from_dense(cls, module: torch.nn.Conv2d) -> "MaskedConv2d":
-        """A MaskedConv2d that shares module's weight and bias Parameters; all kept (or module's mask)."""
-        if not isinstance(module, torch.nn.Conv2d):
-            raise TypeError(f"MaskedConv2d.from_dense needs an nn.Conv2d, got {type(module).__name__}")
-        layer = cls(module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
-                    module.dilation, module.groups, module.bias is not None, module.padding_mode,
-                    device="meta", dtype=module.weight.dtype)
-        return layer._adopt(module)
-
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         input, padding = pad_for_op(self, input)
         if standard_ops.exporting():

@@ -11,14 +11,16 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from .. import ops
+from .dense_forward import dense_options
 from .scripting import NotScriptable
 
 _live_layers: "weakref.WeakSet[MaskedLayer]" = weakref.WeakSet()
 
 
 class MaskedLayer(NotScriptable):
-    """Mixin of MaskedLinear and MaskedConv2d (before the torch.nn layer in the bases)."""
+    """Mixin of the masked layers (before the torch.nn layer they stand for in the bases)."""
 
+    dense_type: type
     weight: torch.nn.Parameter
     mask: torch.Tensor
 
@@ -30,10 +32,26 @@ class MaskedLayer(NotScriptable):
         super().__setstate__(state)
         _live_layers.add(self)
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # The torch layer it stands for: its first base from torch.nn.
+        cls.dense_type = next((base for base in cls.__mro__ if base.__module__.startswith("torch.nn.")), None)
+
+    @classmethod
+    def from_dense(cls, module: torch.nn.Module) -> "MaskedLayer":
+        """A masked layer that shares module's weight and bias Parameters (so optimizers that hold them go
+        on working); all kept, or module's mask if it is masked. module: this layer's torch layer."""
+        if not isinstance(module, cls.dense_type):
+            raise TypeError(f"{cls.__name__}.from_dense needs an nn.{cls.dense_type.__name__}, got "
+                            f"{type(module).__name__}")
+        layer = cls(**dense_options(cls.dense_type, module), device="meta", dtype=module.weight.dtype)
+        return layer._adopt(module)
+
     def _adopt(self, dense: torch.nn.Module) -> "MaskedLayer":
-        """Takes over dense's weight and bias Parameters (so optimizers that hold them go on working)."""
+        """Takes over dense's weight and bias Parameters."""
         self.weight = dense.weight
-        self.bias = dense.bias
+        if "bias" in dense._parameters:
+            self.bias = dense.bias
         self.mask = (dense.mask.clone() if isinstance(dense, MaskedLayer)
                      else torch.ones_like(dense.weight, dtype=torch.bool))
         self.train(dense.training)

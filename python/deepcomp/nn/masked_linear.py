@@ -19,15 +19,6 @@ class MaskedLinear(MaskedLayer, torch.nn.Linear):
         super().__init__(in_features, out_features, bias, device, dtype)
         self._register_mask()
 
-    @classmethod
-    def from_dense(cls, module: torch.nn.Linear) -> "MaskedLinear":
-        """A MaskedLinear that shares module's weight and bias Parameters; all kept (or module's mask)."""
-        if not isinstance(module, torch.nn.Linear):
-            raise TypeError(f"MaskedLinear.from_dense needs an nn.Linear, got {type(module).__name__}")
-        layer = cls(module.in_features, module.out_features, bias=module.bias is not None,
-                    device="meta", dtype=module.weight.dtype)
-        return layer._adopt(module)
-
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if standard_ops.exporting():
             return F.linear(input, standard_ops.masked_weight(self.weight, self.mask), self.bias)

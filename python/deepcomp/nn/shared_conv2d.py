@@ -4,14 +4,8 @@ import torch.nn.functional as F
 from .. import ops
 from . import standard_ops
 from .conv_padding import pad_for_op
+from .dense_forward import layer_attributes
 from .shared_layer import SharedLayer
-
-# nn.Conv2d's arguments (but bias), and with what it derives from them (tuples, 'same' padding) the
-# attributes a SharedConv2d copies from one.
-_CONV_OPTIONS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
-                 "padding_mode")
-_CONV_ATTRIBUTES = (*_CONV_OPTIONS, "_reversed_padding_repeated_twice")
-
 
 class SharedConv2d(SharedLayer):
     """A 2-D convolution whose weights share a codebook of 2^bits centroids (deepcomp.ops.shared_conv2d);
@@ -31,13 +25,9 @@ class SharedConv2d(SharedLayer):
         # nn.Conv2d checks and normalises the arguments (on the meta device: nothing is allocated).
         conv = torch.nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                                padding_mode, device="meta")
-        for name in _CONV_ATTRIBUTES:
-            setattr(self, name, getattr(conv, name))
+        for name, value in layer_attributes(conv).items():
+            setattr(self, name, value)
         self._register_shared(conv.weight.shape, bits, bias, device, dtype)
-
-    @classmethod
-    def _options_of(cls, module) -> dict:
-        return {name: getattr(module, name) for name in _CONV_OPTIONS}
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         input, padding = pad_for_op(self, input)

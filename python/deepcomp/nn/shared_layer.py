@@ -11,6 +11,7 @@ from typing import Optional
 import torch
 
 from .. import _C, ops
+from .dense_forward import dense_options
 from .masked_layer import MaskedLayer
 from .scripting import NotScriptable
 
@@ -28,8 +29,8 @@ def check_bits(bits, where: str = "bits") -> int:
 
 
 class SharedLayer(NotScriptable, torch.nn.Module):
-    """Base of SharedLinear and SharedConv2d. Subclasses set `dense_type` (the torch layer they replace)
-    and implement `_options()` (their constructor's arguments) and `forward`."""
+    """Base of the shared layers. Subclasses set `dense_type` (the torch layer they stand for), take its
+    constructor's arguments (and bits=, device=, dtype=) and implement `forward`."""
 
     dense_type: type
     codebook: torch.nn.Parameter
@@ -37,12 +38,14 @@ class SharedLayer(NotScriptable, torch.nn.Module):
     mask: torch.Tensor
     bias: Optional[torch.nn.Parameter]
 
-    def _register_shared(self, weight_shape, bits: int, bias: bool, device, dtype) -> None:
+    def _register_shared(self, weight_shape, bits: int, bias: bool, device, dtype, bias_size=None) -> None:
+        """bias_size: the bias's length when it is not the weight's first dimension."""
         factory = {"device": device, "dtype": dtype}
         self.codebook = torch.nn.Parameter(torch.empty(2 ** check_bits(bits), **factory))
         self.register_buffer("indices", torch.zeros(weight_shape, dtype=torch.uint8, device=device))
         self.register_buffer("mask", torch.ones(weight_shape, dtype=torch.bool, device=device))
-        self.register_parameter("bias", torch.nn.Parameter(torch.empty(weight_shape[0], **factory)) if bias else None)
+        bias_size = weight_shape[0] if bias_size is None else bias_size
+        self.register_parameter("bias", torch.nn.Parameter(torch.empty(bias_size, **factory)) if bias else None)
         self.reset_parameters()
 
     @property
@@ -58,8 +61,7 @@ class SharedLayer(NotScriptable, torch.nn.Module):
         """torch's initialisation of a fresh dense layer, clustered (all weights kept)."""
         if self.codebook.is_meta:
             return
-        dense = self.dense_type(**self._options(), bias=self.bias is not None, device=self.codebook.device,
-                                dtype=self.codebook.dtype)
+        dense = self.dense_type(**self._options(), device=self.codebook.device, dtype=self.codebook.dtype)
         self.cluster(dense.weight, None)
         if self.bias is not None:
             with torch.no_grad():
@@ -99,13 +101,16 @@ class SharedLayer(NotScriptable, torch.nn.Module):
         already: codebook (2^bits), uint8 indices and bool mask of module's weight shape (deepcomp.quantize
         computes these). Shares module's bias Parameter."""
         bits = codebook.numel().bit_length() - 1
-        layer = cls(**cls._options_of(module), bias=False, bits=bits, device="meta", dtype=codebook.dtype)
+        options = cls._options_of(module)
+        if "bias" in options:
+            options["bias"] = False  # module's own is shared below
+        layer = cls(**options, bits=bits, device="meta", dtype=codebook.dtype)
         layer = layer.to_empty(device=codebook.device)
         with torch.no_grad():
             layer.codebook.copy_(codebook)
             layer.indices.copy_(indices)
             layer.mask.copy_(mask)
-        layer.bias = module.bias
+        layer.bias = getattr(module, "bias", None)
         layer.train(module.training)
         return layer
 
@@ -114,7 +119,9 @@ class SharedLayer(NotScriptable, torch.nn.Module):
 
     @classmethod
     def _options_of(cls, module: torch.nn.Module) -> dict:
-        raise NotImplementedError
+        """The constructor's arguments (but bits, device and dtype) that module, of this kind or of one
+        standing for the same torch layer, has."""
+        return dense_options(cls.dense_type, module)
 
     def kept(self) -> int:
         """How many weights survive the mask."""

@@ -23,10 +23,6 @@ class SharedLinear(SharedLayer):
         self.in_features, self.out_features = in_features, out_features
         self._register_shared((out_features, in_features), bits, bias, device, dtype)
 
-    @classmethod
-    def _options_of(cls, module) -> dict:
-        return dict(in_features=module.in_features, out_features=module.out_features)
-
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if standard_ops.exporting():
             return F.linear(input, standard_ops.shared_weight(self.indices, self.mask, self.codebook), self.bias)

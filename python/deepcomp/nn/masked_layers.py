@@ -1,0 +1,51 @@
+"""Masked twins of the torch layers that deepcomp handles through their own forward (convolutions of
+1 and 3 dimensions, transposed convolutions, embeddings): the torch layer computes with its weight
+masked by deepcomp.ops.apply_mask, whose gradient is masked too. MaskedLinear and MaskedConv2d have
+fused ops of their own."""
+import torch
+
+from .. import ops
+from . import standard_ops
+from .dense_forward import check_supported, dense_options, forward_with
+from .masked_layer import MaskedLayer
+
+
+class _MaskedByForward(MaskedLayer):
+    """A masked layer that runs its torch layer's forward with the masked weight. Takes the torch
+    layer's arguments. Pruned weights are exactly zero in every forward and after every optimizer
+    step; their gradient is zero."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        check_supported(self.dense_type, dense_options(self.dense_type, self), type(self).__name__)
+        self._register_mask()
+
+    def forward(self, *args, **kwargs) -> torch.Tensor:
+        masked = standard_ops.masked_weight if standard_ops.exporting() else ops.apply_mask
+        return forward_with(self.dense_type, self, masked(self.weight, self.mask), *args, **kwargs)
+
+
+class MaskedConv1d(_MaskedByForward, torch.nn.Conv1d):
+    """nn.Conv1d with a pruning mask (bool buffer `mask` of the weight's shape, True = kept)."""
+
+
+class MaskedConv3d(_MaskedByForward, torch.nn.Conv3d):
+    """nn.Conv3d with a pruning mask (bool buffer `mask` of the weight's shape, True = kept)."""
+
+
+class MaskedConvTranspose1d(_MaskedByForward, torch.nn.ConvTranspose1d):
+    """nn.ConvTranspose1d with a pruning mask (bool buffer `mask` of the weight's shape, True = kept)."""
+
+
+class MaskedConvTranspose2d(_MaskedByForward, torch.nn.ConvTranspose2d):
+    """nn.ConvTranspose2d with a pruning mask (bool buffer `mask` of the weight's shape, True = kept)."""
+
+
+class MaskedConvTranspose3d(_MaskedByForward, torch.nn.ConvTranspose3d):
+    """nn.ConvTranspose3d with a pruning mask (bool buffer `mask` of the weight's shape, True = kept)."""
+
+
+class MaskedEmbedding(_MaskedByForward, torch.nn.Embedding):
+    """nn.Embedding with a pruning mask (bool buffer `mask` of the weight's shape, True = kept).
+    max_norm renormalises the looked-up rows of the masked weight for the output only (nn.Embedding
+    also rescales its stored rows). sparse=True is refused: the gradient reaches `weight` masked, dense."""

@@ -1,0 +1,65 @@
+"""Shared twins of the torch layers that deepcomp handles through their own forward (convolutions of 1
+and 3 dimensions, transposed convolutions, embeddings): the torch layer's forward runs with the weight
+decoded by deepcomp.ops.codebook_decode, whose gradient is the per-cluster sum of the weight's.
+SharedLinear and SharedConv2d have fused ops of their own."""
+import torch
+
+from .. import ops
+from . import standard_ops
+from .dense_forward import check_supported, dense_options, forward_with, layer_attributes
+from .shared_layer import SharedLayer
+
+
+class _SharedByForward(SharedLayer):
+    """A shared layer taking its torch layer's arguments (and bits=, default 8) and computing what it
+    computes with the decoded weight. codebook: Parameter (2^bits,); indices: uint8 buffer and mask:
+    bool buffer of the torch layer's weight shape; bias: the torch layer's (None where it has none)."""
+
+    def __init__(self, *args, bits: int = 8, device=None, dtype=None, **kwargs):
+        super().__init__()
+        # The torch layer checks and normalises the arguments (on the meta device: nothing is allocated).
+        dense = self.dense_type(*args, **kwargs, device="meta")
+        check_supported(self.dense_type, dense_options(self.dense_type, dense), type(self).__name__)
+        for name, value in layer_attributes(dense).items():
+            setattr(self, name, value)
+        bias = getattr(dense, "bias", None)
+        self._register_shared(dense.weight.shape, bits, bias is not None, device, dtype,
+                              bias_size=None if bias is None else bias.shape[0])
+
+    def forward(self, *args, **kwargs) -> torch.Tensor:
+        decode = standard_ops.shared_weight if standard_ops.exporting() else ops.codebook_decode
+        return forward_with(self.dense_type, self, decode(self.indices, self.mask, self.codebook), *args, **kwargs)
+
+    def extra_repr(self) -> str:
+        return f"{self.dense_type.extra_repr(self)}, {super().extra_repr()}"
+
+
+class SharedConv1d(_SharedByForward):
+    """nn.Conv1d whose weights share a codebook of 2^bits centroids."""
+    dense_type = torch.nn.Conv1d
+
+
+class SharedConv3d(_SharedByForward):
+    """nn.Conv3d whose weights share a codebook of 2^bits centroids."""
+    dense_type = torch.nn.Conv3d
+
+
+class SharedConvTranspose1d(_SharedByForward):
+    """nn.ConvTranspose1d whose weights share a codebook of 2^bits centroids."""
+    dense_type = torch.nn.ConvTranspose1d
+
+
+class SharedConvTranspose2d(_SharedByForward):
+    """nn.ConvTranspose2d whose weights share a codebook of 2^bits centroids."""
+    dense_type = torch.nn.ConvTranspose2d
+
+
+class SharedConvTranspose3d(_SharedByForward):
+    """nn.ConvTranspose3d whose weights share a codebook of 2^bits centroids."""
+    dense_type = torch.nn.ConvTranspose3d
+
+
+class SharedEmbedding(_SharedByForward):
+    """nn.Embedding whose weights share a codebook of 2^bits centroids. max_norm renormalises the
+    looked-up rows of the decoded weight for the output only; sparse=True is refused."""
+    dense_type = torch.nn.Embedding
