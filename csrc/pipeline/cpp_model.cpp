@@ -4,6 +4,7 @@
 #include <deepcomp/nn/masked_linear.h>
 #include <deepcomp/nn/shared_conv2d.h>
 #include <deepcomp/nn/shared_linear.h>
+#include <deepcomp/nn/torch_layer_twins.h>
 
 #include <torch/nn/modules/container/moduledict.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -15,6 +16,7 @@
 #include <typeinfo>
 
 #include "nn/conv_options.h"
+#include "nn/layer_bias.h"
 
 namespace deepcomp {
 namespace {
@@ -22,6 +24,7 @@ namespace {
 using torch::nn::Conv2dImpl;
 using torch::nn::LinearImpl;
 using nn::MaskedConv2dImpl, nn::MaskedLinearImpl, nn::SharedConv2dImpl, nn::SharedLinearImpl;
+using nn::bias_of;
 
 template <typename Layer>
 auto options_of(const Layer& layer) {
@@ -53,6 +56,8 @@ CppKind cpp_kind(std::string_view name) {
   constexpr bool is_plain = std::is_same_v<Layer, PlainImpl>;
   constexpr bool is_masked = std::is_same_v<Layer, Masked>;
   constexpr bool is_shared = std::is_same_v<Layer, Shared>;
+  // The twins of nn/torch_layer_twins.h are built from the torch layer itself, the others from options.
+  constexpr bool by_forward = requires(const Masked& twin) { twin.plain(); };
   const auto weight = [](torch::nn::Module& module) -> torch::Tensor {
     auto& layer = static_cast<Layer&>(module);
     if constexpr (is_shared) {
@@ -71,11 +76,16 @@ CppKind cpp_kind(std::string_view name) {
       } else {
         dense = layer.weight;
       }
-      auto plain = std::make_shared<PlainImpl>(layer.options);
+      std::shared_ptr<PlainImpl> plain;
+      if constexpr (by_forward) {
+        plain = layer.make_plain();
+      } else {
+        plain = std::make_shared<PlainImpl>(layer.options);
+      }
       plain->to(dense.device(), dense.scalar_type());
       torch::NoGradGuard no_grad;
       plain->weight.copy_(dense);
-      if (layer.bias.defined()) plain->bias.copy_(layer.bias);
+      if (layer.bias.defined()) bias_of(*plain).copy_(layer.bias);
       plain->train(layer.is_training());
       return plain;
     };
@@ -105,12 +115,31 @@ CppKind cpp_kind(std::string_view name) {
       },
       [](torch::nn::Module& module, const nn::SharedWeight& shared) -> ModulePtr {
         auto& layer = static_cast<Layer&>(module);
-        auto twin = std::make_shared<Shared>(options_of(layer), shared, layer.bias);
+        std::shared_ptr<Shared> twin;
+        if constexpr (!by_forward) {
+          twin = std::make_shared<Shared>(options_of(layer), shared, layer.bias);
+        } else if constexpr (is_plain) {
+          twin = std::make_shared<Shared>(layer, shared, bias_of(layer));
+        } else {
+          twin = std::make_shared<Shared>(layer.plain(), shared, layer.bias);
+        }
         twin->train(module.is_training());
         return twin;
       },
       plain_twin,
   };
+}
+
+// The three kinds of a torch layer whose twins are those of nn/torch_layer_twins.h.
+template <typename Plain>
+void add_by_forward(std::vector<CppKind>& table, std::string_view name) {
+  using PlainImpl = typename Plain::ContainedType;
+  using Masked = nn::MaskedImpl<PlainImpl>;
+  using Shared = nn::SharedImpl<PlainImpl>;
+  static const std::string masked = "Masked" + std::string(name), shared = "Shared" + std::string(name);
+  table.push_back(cpp_kind<PlainImpl, Masked, Shared, Plain>(name));
+  table.push_back(cpp_kind<Masked, Masked, Shared, Plain>(masked));
+  table.push_back(cpp_kind<Shared, Masked, Shared, Plain>(shared));
 }
 
 const std::vector<CppKind>& cpp_kinds() {
@@ -124,6 +153,12 @@ const std::vector<CppKind>& cpp_kinds() {
         cpp_kind<SharedLinearImpl, MaskedLinearImpl, SharedLinearImpl, Linear>("SharedLinear"),
         cpp_kind<SharedConv2dImpl, MaskedConv2dImpl, SharedConv2dImpl, Conv2d>("SharedConv2d"),
     };
+    add_by_forward<torch::nn::Conv1d>(table, "Conv1d");
+    add_by_forward<torch::nn::Conv3d>(table, "Conv3d");
+    add_by_forward<torch::nn::ConvTranspose1d>(table, "ConvTranspose1d");
+    add_by_forward<torch::nn::ConvTranspose2d>(table, "ConvTranspose2d");
+    add_by_forward<torch::nn::ConvTranspose3d>(table, "ConvTranspose3d");
+    add_by_forward<torch::nn::Embedding>(table, "Embedding");
     for (const auto& kind : table) TORCH_INTERNAL_ASSERT(find_layer_kind(kind.name), kind.name, " is not in layer_kinds()");
     return table;
   }();

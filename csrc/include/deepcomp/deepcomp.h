@@ -10,6 +10,7 @@
 #include <deepcomp/nn/masked_linear.h>
 #include <deepcomp/nn/shared_conv2d.h>
 #include <deepcomp/nn/shared_linear.h>
+#include <deepcomp/nn/torch_layer_twins.h>
 #include <deepcomp/ops.h>
 #include <deepcomp/plain.h>
 #include <deepcomp/prune.h>

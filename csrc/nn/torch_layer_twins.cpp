@@ -1,0 +1,171 @@
+#include <c10/util/Type.h>
+#include <deepcomp/nn/torch_layer_twins.h>
+#include <deepcomp/ops.h>
+
+#include <sstream>
+#include <string>
+
+#include "check.h"
+#include "nn/layer_bias.h"
+#include "nn/register_masked.h"
+#include "nn/register_shared.h"
+
+namespace deepcomp::nn {
+namespace {
+
+template <typename Plain>
+constexpr bool kHasBias = requires(Plain& layer) { layer.bias; };
+
+// "deepcomp::nn::MaskedConv1dImpl" for ("Masked", torch::nn::Conv1dImpl): the names deepcomp's own
+// modules have.
+template <typename Plain>
+std::string twin_name(const std::string& stage) {
+  const std::string plain = c10::demangle_type<Plain>();  // "torch::nn::Conv1dImpl"
+  return "deepcomp::nn::" + stage + plain.substr(plain.rfind(':') + 1);
+}
+
+// Refuses what a twin cannot honour.
+template <typename Plain>
+void check_supported(const Plain& layer, const std::string& twin) {
+  if constexpr (std::is_same_v<Plain, torch::nn::EmbeddingImpl>) {
+    DEEPCOMP_CHECK_VALUE(!layer.options.sparse(), twin, ": sparse=true (sparse gradients) is not supported; the "
+                         "weight's gradient is dense through the mask or the codebook");
+  }
+}
+
+// The torch layer's own print, with `extra` before its closing parenthesis and `name` in front.
+template <typename Plain>
+void print_as(std::ostream& stream, const Plain& plain, const std::string& name, const std::string& extra) {
+  std::ostringstream own;
+  plain.pretty_print(own);
+  std::string text = own.str();
+  const auto open = text.find('(');
+  text = open == std::string::npos ? "()" : text.substr(open);
+  stream << name.substr(0, name.size() - 4) << text.substr(0, text.size() - 1) << (text.size() > 2 ? ", " : "")
+         << extra << ")";
+}
+
+std::string kept_text(const torch::Tensor& mask) {
+  return "kept=" + std::to_string(mask.sum().item<int64_t>()) + "/" + std::to_string(mask.numel());
+}
+
+}  // namespace
+
+namespace detail {
+
+// A copy of a torch layer without its tensors (its Parameters undefined): what the twins keep of the
+// layer they stand for. Module's own to(kMeta) would change the tensors the copy shares, and
+// clone() of it is a new torch layer (undefined Parameters are not copied over the fresh ones).
+template <typename Plain>
+class LayerOptions : public Plain {
+ public:
+  explicit LayerOptions(const Plain& layer) : Plain(layer), weight_shape(shape_of(layer)) {
+    for (auto& item : this->parameters_) item.value() = torch::Tensor();
+    this->weight = torch::Tensor();
+    if constexpr (kHasBias<Plain>) this->bias = torch::Tensor();
+    if constexpr (std::is_same_v<Plain, torch::nn::EmbeddingImpl>) {
+      this->options._weight(torch::Tensor());  // from_pretrained's weight
+    }
+  }
+
+  // The weight shape of a torch layer, or of the one a LayerOptions stands for.
+  static std::vector<int64_t> shape_of(const Plain& layer) {
+    const auto* options = dynamic_cast<const LayerOptions*>(&layer);
+    return options ? options->weight_shape : layer.weight.sizes().vec();
+  }
+
+  // A layer of these options with tensors of its own, initialised as torch initialises it.
+  std::shared_ptr<Plain> make_plain() const { return std::static_pointer_cast<Plain>(this->clone()); }
+
+  std::vector<int64_t> weight_shape;
+};
+
+}  // namespace detail
+
+// The partial specialisations' members, defined here and instantiated below for the torch layers of the header.
+#define TWIN_TEMPLATE template <typename Plain, typename... Inputs>
+#define MASKED MaskedImpl<Plain, torch::Tensor (Plain::*)(Inputs...)>
+#define SHARED SharedImpl<Plain, torch::Tensor (Plain::*)(Inputs...)>
+
+TWIN_TEMPLATE MASKED::MaskedImpl(const torch::nn::ModuleHolder<Plain>& dense)
+    : torch::nn::Cloneable<MaskedImpl>(twin_name<Plain>("Masked")),
+      plain_(std::make_shared<detail::LayerOptions<Plain>>(*dense)) {
+  check_supported(*dense, this->name());
+  register_masked(*this, dense->weight, bias_of(*dense));
+}
+
+TWIN_TEMPLATE void MASKED::reset() {
+  const auto fresh = plain_->make_plain();
+  register_masked(*this, fresh->weight, bias_of(*fresh));
+}
+
+TWIN_TEMPLATE const Plain& MASKED::plain() const { return *plain_; }
+
+TWIN_TEMPLATE std::shared_ptr<Plain> MASKED::make_plain() const { return plain_->make_plain(); }
+
+TWIN_TEMPLATE void MASKED::pretty_print(std::ostream& stream) const { print_as(stream, *plain_, this->name(), kept_text(mask)); }
+
+TWIN_TEMPLATE torch::Tensor MASKED::forward(Inputs... inputs) {
+  Plain plain(*plain_);  // the options; the tensors it computes with are these
+  plain.weight = ops::apply_mask(weight, mask);
+  if constexpr (kHasBias<Plain>) plain.bias = bias;
+  return plain.forward(std::forward<Inputs>(inputs)...);
+}
+
+TWIN_TEMPLATE SHARED::SharedImpl(const Plain& like, const SharedWeight& shared, const torch::Tensor& bias)
+    : torch::nn::Cloneable<SharedImpl>(twin_name<Plain>("Shared")),
+      plain_(std::make_shared<detail::LayerOptions<Plain>>(like)) {
+  check_supported(like, this->name());
+  DEEPCOMP_CHECK_VALUE(shared.indices.sizes() == plain_->weight_shape, this->name(), ": weight shape ",
+                       shared.indices.sizes(), " does not match the layer's ", plain_->weight_shape);
+  bits_ = register_shared(*this, shared, bias);
+}
+
+TWIN_TEMPLATE SHARED::SharedImpl(const Plain& dense, int64_t bits, const ClusterOptions& cluster)
+    : SharedImpl(dense, cluster_weight(dense.weight, torch::ones_like(dense.weight, torch::kBool), bits, cluster),
+                 bias_of(dense)) {}
+
+TWIN_TEMPLATE SHARED::SharedImpl(const MaskedImpl<Plain>& masked, int64_t bits, const ClusterOptions& cluster)
+    : SharedImpl(masked.plain(), cluster_weight(masked.weight, masked.mask, bits, cluster), masked.bias) {}
+
+TWIN_TEMPLATE void SHARED::reset() {
+  const auto fresh = plain_->make_plain();  // torch's own initialisation, clustered
+  bits_ = register_shared(*this, cluster_weight(fresh->weight, torch::ones_like(fresh->weight, torch::kBool), bits_),
+                          bias_of(*fresh));
+}
+
+TWIN_TEMPLATE const Plain& SHARED::plain() const { return *plain_; }
+
+TWIN_TEMPLATE std::shared_ptr<Plain> SHARED::make_plain() const { return plain_->make_plain(); }
+
+TWIN_TEMPLATE void SHARED::pretty_print(std::ostream& stream) const {
+  print_as(stream, *plain_, this->name(), "bits=" + std::to_string(bits_) + ", " + kept_text(mask));
+}
+
+TWIN_TEMPLATE torch::Tensor SHARED::forward(Inputs... inputs) {
+  Plain plain(*plain_);
+  plain.weight = weight();
+  if constexpr (kHasBias<Plain>) plain.bias = bias;
+  return plain.forward(std::forward<Inputs>(inputs)...);
+}
+
+TWIN_TEMPLATE torch::Tensor SHARED::weight() const { return ops::codebook_decode(indices, mask, codebook); }
+
+#undef TWIN_TEMPLATE
+#undef MASKED
+#undef SHARED
+
+template class MaskedImpl<torch::nn::Conv1dImpl>;
+template class SharedImpl<torch::nn::Conv1dImpl>;
+template class MaskedImpl<torch::nn::Conv3dImpl>;
+template class SharedImpl<torch::nn::Conv3dImpl>;
+template class MaskedImpl<torch::nn::ConvTranspose1dImpl>;
+template class SharedImpl<torch::nn::ConvTranspose1dImpl>;
+template class MaskedImpl<torch::nn::ConvTranspose2dImpl>;
+template class SharedImpl<torch::nn::ConvTranspose2dImpl>;
+template class MaskedImpl<torch::nn::ConvTranspose3dImpl>;
+template class SharedImpl<torch::nn::ConvTranspose3dImpl>;
+template class MaskedImpl<torch::nn::EmbeddingImpl>;
+template class SharedImpl<torch::nn::EmbeddingImpl>;
+
+}  // namespace deepcomp::nn
