@@ -1,5 +1,6 @@
-"""Compressing a checkpoint without the model's code: the 2-D and 4-D floating-point `<layer>.weight`
-tensors of a state dict are taken for Linear and Conv2d weights and go through the same C++ decisions
+"""Compressing a checkpoint without the model's code: the floating-point `<layer>.weight` tensors of rank
+2 to 5 of a state dict are taken for Linear (or Embedding: the same decisions), Conv1d, Conv2d and
+Conv3d weights (a transposed convolution's too) and go through the same C++ decisions
 as deepcomp.prune and deepcomp.quantize; the result is a state dict deepcomp.save stores compressed."""
 from collections.abc import Mapping
 from typing import Dict, Optional, Tuple
@@ -8,7 +9,7 @@ import torch
 
 from . import _C, ops
 
-_KIND_OF_RANK = {2: "Linear", 4: "Conv2d"}
+_KIND_OF_RANK = {2: "Linear", 3: "Conv1d", 4: "Conv2d", 5: "Conv3d"}
 
 
 def compress_state(state: Mapping, *, sparsity=None, sensitivity=None, bits=None, init: str = "linear",
@@ -17,7 +18,7 @@ def compress_state(state: Mapping, *, sparsity=None, sensitivity=None, bits=None
     """(compressed state, prune report or None, quantize report or None) of a state dict.
 
     The layers are the names `<layer>` of the state's floating-point `<layer>.weight` tensors of rank 2
-    (Linear) or 4 (Conv2d); layers= / exclude= name them as deepcomp.prune does. With sparsity= or
+    (Linear, 5 bits by default), 3, 4 or 5 (Conv1d/2d/3d, 8 bits); layers= / exclude= name them as deepcomp.prune does. With sparsity= or
     sensitivity= (as for deepcomp.prune) each is pruned once; with quantize (the default) each is then
     clustered (bits, init, method as for deepcomp.quantize). A quantized layer's weight becomes
     `<layer>.codebook`, `.indices` and `.mask`, a pruned one's `<layer>.weight` (0 where pruned) and

@@ -2,7 +2,7 @@
 
 inspect FILE: the per-tensor table. report FILE [--plot DIR]: the table, where the bytes go, and plots.
 decompress FILE OUT: a dense state dict for any PyTorch user (.pt or .safetensors). compress CHECKPOINT -o OUT:
-a state dict's Linear and Conv2d weights pruned and quantized into a .dcz file. A user's mistake (a
+a state dict's Linear and convolution weights pruned and quantized into a .dcz file. A user's mistake (a
 missing file, one that is not a .dcz, a corrupted one, an existing output, no matplotlib) is reported
 in one line on stderr with exit status 1, never with a traceback.
 """
@@ -181,7 +181,7 @@ def parser() -> argparse.ArgumentParser:
         "compress", help="prune and quantize a checkpoint's weights into a .dcz file, without the model's code",
         description="Read a state dict (torch.save's .pt, read with weights_only=True, or .safetensors), prune "
                     "and quantize its 2-D and 4-D floating-point <layer>.weight tensors as deepcomp.prune and "
-                    "deepcomp.quantize would (Linear and Conv2d weights), and write the .dcz file. Load it back "
+                    "deepcomp.quantize would (Linear and Conv1d/2d/3d weights), and write the .dcz file. Load it back "
                     "with deepcomp.load(OUT, model, match_layers=True).")
     compress.add_argument("checkpoint", metavar="CHECKPOINT", help="a .pt or .safetensors state dict")
     compress.add_argument("-o", "--out", required=True, metavar="OUT", help="the .dcz file to write")

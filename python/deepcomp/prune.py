@@ -1,4 +1,4 @@
-"""Stage 1 of Deep Compression: magnitude pruning of a model's Linear and Conv2d layers, in place.
+"""Stage 1 of Deep Compression: magnitude pruning of a model's layers (docs/layers.md), in place.
 
 The decisions (which layers, thresholds, checks, the report) are made in C++ (deepcomp/prune.h);
 this module finds and swaps the nn.Module layers."""
@@ -17,21 +17,22 @@ PruneReport = _C.PruneReport
 
 def prune(model: torch.nn.Module, *, sensitivity: Optional[LayerValues] = None,
           sparsity: Optional[LayerValues] = None, layers=None, exclude: Exclude = None) -> PruneReport:
-    """Prunes model's Linear and Conv2d layers by weight magnitude, in place, and reports per layer.
+    """Prunes model's Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d and Embedding layers by weight magnitude,
+    in place, and reports per layer.
 
     Exactly one criterion, a float for every selected layer or a dict {qualified layer name: value}
     (then only the layers it names are pruned):
       sensitivity: drop |w| < sensitivity × std of the layer's surviving weights (the paper's rule);
       sparsity: drop the smallest |w| until this fraction of the layer's weights, in [0, 1), is pruned.
     layers: qualified names (as in model.named_modules()) to restrict pruning to; default: every
-    nn.Linear, nn.Conv2d, MaskedLinear and MaskedConv2d.
+    layer of those types, plain or masked.
     exclude: names to leave alone, or a predicate (name, module) -> bool.
 
-    nn.Linear / nn.Conv2d become MaskedLinear / MaskedConv2d sharing their Parameters (optimizers
-    built before keep working); masked layers are pruned further (masks only shrink). Pruned
-    weights are set to exactly zero and stay zero through training. Weighted layers it cannot prune
-    (Embedding, Conv1d, shared layers, ...) are skipped with a warning that names each, and
-    report.skipped lists them.
+    nn.Linear, nn.Conv1d, ... become MaskedLinear, MaskedConv1d, ... sharing their Parameters
+    (optimizers built before keep working); masked layers are pruned further (masks only shrink).
+    Pruned weights are set to exactly zero and stay zero through training. Weighted layers it cannot
+    prune (MultiheadAttention, LSTM, shared layers, ...) are skipped with a warning that names each,
+    and report.skipped lists them.
 
     Raises ValueError (both or neither criterion, a value out of range, an unknown layer name,
     NaN/Inf in a weight, no layer to prune) or TypeError (a layer deepcomp cannot prune); every

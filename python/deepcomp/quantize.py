@@ -17,25 +17,26 @@ QuantizeReport = _C.QuantizeReport
 
 def quantize(model: torch.nn.Module, *, bits=None, init: str = "linear", layers=None, method: str = "lloyd",
              seed: int = 0, exclude: Exclude = None) -> QuantizeReport:
-    """Quantizes model's Linear and Conv2d layers by weight sharing, in place, and reports per layer.
+    """Quantizes model's Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d and Embedding layers by weight
+    sharing, in place, and reports per layer (docs/layers.md).
 
     Each layer's kept weights are clustered by 1-D k-means into k = 2^bits centroids (a codebook);
-    the layer becomes a SharedLinear / SharedConv2d whose weights are indices into its codebook.
+    the layer becomes a SharedLinear, SharedConv1d, ... whose weights are indices into its codebook.
     Pruned weights (of masked layers) stay exactly zero. Fine-tune the codebooks afterwards with any
     optimizer built over model.parameters() (build it after quantize: the codebooks are new Parameters;
     an optimizer built before warns at its first step).
 
     bits: an int for every layer, or a dict {qualified layer name: bits} overriding the default for
-      the layers it names; default 8 for conv layers and 5 for linear ones (the paper's). 1..8.
+      the layers it names; default 5 for linear layers (the paper's), 8 for the others. 1..8.
     init: the initial codebook, "linear" (evenly spaced from min to max: the paper's best),
       "density" (evenly spaced in the CDF) or "random" (Forgy, drawn with `seed`).
-    layers: qualified names (as in model.named_modules()) to restrict to; default: every nn.Linear,
-      nn.Conv2d and their masked and shared twins (a shared layer is re-clustered).
+    layers: qualified names (as in model.named_modules()) to restrict to; default: every layer of
+      those types, plain, masked or shared (a shared layer is re-clustered).
     exclude: names to leave alone, or a predicate (name, module) -> bool.
     method: "lloyd" (Lloyd's iterations from init) or "exact" (least squared error; see
       deepcomp.ops.kmeans_quantize).
 
-    Weighted layers it cannot quantize (Embedding, Conv1d, ...) are skipped with a warning that names
+    Weighted layers it cannot quantize (MultiheadAttention, LSTM, ...) are skipped with a warning that names
     each; report.skipped lists them. Raises ValueError / TypeError for bad arguments, unknown layers,
     NaN/Inf weights and no layer to quantize; every check and every clustering runs before any layer
     changes, so on an error the model is as it was.

@@ -82,3 +82,17 @@ def test_a_torchvision_checkpoint_in_safetensors_goes_through_compress_and_decom
         torch.testing.assert_close(restored(x), quantized(x), rtol=1e-4, atol=1e-5)
     kept = dense["classifier.0.weight"] != 0
     assert 0.45 <= kept.float().mean() <= 0.55
+
+
+def test_a_checkpoint_of_1d_and_3d_convolutions_compresses_as_its_model_would():
+    torch.manual_seed(0)
+
+    def model():
+        return nn.Sequential(nn.Conv1d(3, 4, 3), nn.Conv3d(1, 2, 2), nn.Linear(5, 5))
+
+    state, _, report = deepcomp.compress_state(model().state_dict(), sparsity=0.5)
+    assert [(row.name, row.kind, row.bits) for row in report.layers] == [("0", "Conv1d", 8), ("1", "Conv3d", 8),
+                                                                         ("2", "Linear", 5)]
+    loaded = deepcomp.match_layers(model(), state)
+    loaded.load_state_dict(state)
+    assert [type(layer).__name__ for layer in loaded] == ["SharedConv1d", "SharedConv3d", "SharedLinear"]

@@ -1,7 +1,7 @@
 // Stage 1 of Deep Compression: magnitude pruning. plan_prune makes every decision on a model's
 // description (deepcomp/layers.h) for both front ends; prune() is the C++ front end.
 //
-// prune() replaces a plain torch::nn::Linear / Conv2d by its masked twin in the parent module
+// prune() replaces a plain torch::nn::Linear / Conv2d / ... (docs/layers.md) by its masked twin in the parent module
 // (replace_module), as quantize() does. C++ modules hold their children by type, so a model that
 // calls its layers through typed members re-binds them afterwards, or calls its registered children
 // through deepcomp::nn::forward_child; layers declared as deepcomp::nn::MaskedLinear / MaskedConv2d
@@ -32,7 +32,7 @@ struct PruneOptions {
   std::optional<LayerValues> sensitivity;
   // ... or drop the smallest |w| until this fraction of the layer's weights is pruned, in [0, 1).
   std::optional<LayerValues> sparsity;
-  // Restrict pruning to these qualified names; default: every Linear and Conv2d, plain or masked.
+  // Restrict pruning to these qualified names; default: every layer of the table (layers.h), plain or masked.
   std::optional<std::vector<std::string>> layers;
   // Leave these qualified names alone.
   std::vector<std::string> exclude;
@@ -40,7 +40,7 @@ struct PruneOptions {
 
 struct LayerPruneStats {
   std::string name;
-  std::string kind;  // "Linear" or "Conv2d"
+  std::string kind;  // the torch layer: "Linear", "Conv2d", "Embedding", ...
   std::vector<int64_t> shape;
   int64_t weights = 0;
   int64_t kept = 0;

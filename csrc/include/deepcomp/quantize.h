@@ -31,12 +31,12 @@ namespace deepcomp {
 using LayerBits = std::variant<int64_t, std::map<std::string, int64_t>>;
 
 struct QuantizeOptions {
-  // kMinBits..kMaxBits; default kDefaultConvBits for conv layers and kDefaultLinearBits for linear ones.
+  // kMinBits..kMaxBits; default kDefaultLinearBits for linear layers, kDefaultConvBits for the others.
   std::optional<LayerBits> bits;
   std::string init = "linear";  // "linear" | "density" | "random"
   std::string method = "lloyd";  // "lloyd" | "exact"
   int64_t seed = 0;             // for init = "random"
-  // Restrict to these qualified names; default: every Linear, Conv2d, and masked or shared twin.
+  // Restrict to these qualified names; default: every layer of the table (layers.h), plain, masked or shared.
   std::optional<std::vector<std::string>> layers;
   // Leave these qualified names alone.
   std::vector<std::string> exclude;
@@ -44,7 +44,7 @@ struct QuantizeOptions {
 
 struct LayerQuantizeStats {
   std::string name;
-  std::string kind;  // "Linear" or "Conv2d"
+  std::string kind;  // the torch layer: "Linear", "Conv2d", "Embedding", ...
   std::vector<int64_t> shape;
   int64_t bits = 0;
   int64_t weights = 0;

@@ -2,7 +2,7 @@
 // whatever deepcomp has made of it.
 //
 // C++ modules hold their children by type, and deepcomp::quantize puts a SharedLinear /
-// SharedConv2d in the parent in place of each layer (torch::nn::Module::replace_module), so a
+// SharedConv2d / ... in the parent in place of each layer (torch::nn::Module::replace_module), so a
 // forward that calls a typed member (`fc1(x)`) keeps calling the old layer afterwards. A forward
 // written with forward_child(*this, "fc1", x) calls the registered child instead, so the same model
 // trains dense, pruned and quantized, and a copy built with plain torch::nn::Linear layers can load
