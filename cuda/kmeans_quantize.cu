@@ -7,6 +7,7 @@
 #include <ATen/Dispatch.h>
 #include <ATen/cuda/ThrustAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <deepcomp/ops.h>
 #include <torch/library.h>
 #include <thrust/execution_policy.h>
 #include <thrust/sort.h>
@@ -38,7 +39,13 @@ __global__ void assign_nearest_kernel(uint8_t* __restrict__ indices, const T* __
 
 std::tuple<at::Tensor, at::Tensor> kmeans_quantize_cuda(const at::Tensor& weight, const std::optional<at::Tensor>& mask,
                                                         int64_t bits, c10::string_view init, c10::string_view method,
-                                                        int64_t seed) {
+                                                        int64_t seed, const std::optional<at::Tensor>& importance) {
+  if (importance.has_value() && importance->defined()) {  // weighted k-means runs on the CPU (ops.h)
+    const auto cpu_mask = mask.has_value() && mask->defined() ? std::optional(mask->cpu()) : std::nullopt;
+    const auto [codebook, indices] = deepcomp::ops::kmeans_quantize(weight.cpu(), cpu_mask, bits, std::string(init),
+                                                                    std::string(method), seed, importance->cpu());
+    return {codebook.to(weight.device()), indices.to(weight.device())};
+  }
   const auto request = check_kmeans_quantize(weight, mask, bits, init, method, seed);
   const c10::cuda::CUDAGuard guard(weight.device());
   const auto stream = at::cuda::getCurrentCUDAStream();

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <numeric>
 #include <queue>
 #include <random>
 #include <tuple>
@@ -25,7 +26,8 @@ constexpr int64_t kMaxDpCells = int64_t{1} << 25;
 
 // Prefix sums of (x - shift) over a sorted sequence, shift the median: a run's size, mean and
 // squared error in O(1), in double, without the cancellation of large sums. Over single elements
-// (count empty: a run's size is end - begin) or over groups of them (count holds their sizes).
+// (count empty: a run's size is end - begin) or over groups of them, or weighted (count holds the
+// groups' sizes or the weights; sum and sum_sq are then weighted too).
 struct PrefixSums {
   double shift = 0;
   std::vector<double> count, sum, sum_sq;  // prefix arrays, size m + 1
@@ -41,8 +43,39 @@ struct PrefixSums {
   }
 };
 
+// Prefix sums over groups of sorted values, group g being [starts[g], starts[g + 1]); weights: see kmeans1d.
 template <typename T>
-PrefixSums element_sums(std::span<const T> sorted) {
+PrefixSums group_sums(std::span<const T> sorted, const std::vector<int64_t>& starts, std::span<const double> weights) {
+  PrefixSums sums;
+  sums.shift = sorted[sorted.size() / 2];
+  const size_t m = starts.size() - 1;
+  sums.count.assign(m + 1, 0);
+  sums.sum.assign(m + 1, 0);
+  sums.sum_sq.assign(m + 1, 0);
+  for (size_t g = 0; g < m; ++g) {
+    double w = 0, s = 0, s2 = 0;
+    for (int64_t i = starts[g]; i < starts[g + 1]; ++i) {
+      const double x = static_cast<double>(sorted[i]) - sums.shift;
+      const double weight = weights.empty() ? 1.0 : weights[i];
+      w += weight;
+      s += weight * x;
+      s2 += weight * x * x;
+    }
+    sums.count[g + 1] = sums.count[g] + w;
+    sums.sum[g + 1] = sums.sum[g] + s;
+    sums.sum_sq[g + 1] = sums.sum_sq[g] + s2;
+  }
+  return sums;
+}
+
+// Prefix sums over the single values (unweighted: without the count array).
+template <typename T>
+PrefixSums element_sums(std::span<const T> sorted, std::span<const double> weights) {
+  if (!weights.empty()) {
+    std::vector<int64_t> each(sorted.size() + 1);
+    for (size_t i = 0; i < each.size(); ++i) each[i] = static_cast<int64_t>(i);
+    return group_sums(sorted, each, weights);
+  }
   PrefixSums sums;
   sums.shift = sorted[sorted.size() / 2];
   sums.sum.assign(sorted.size() + 1, 0);
@@ -51,29 +84,6 @@ PrefixSums element_sums(std::span<const T> sorted) {
     const double x = static_cast<double>(sorted[i]) - sums.shift;
     sums.sum[i + 1] = sums.sum[i] + x;
     sums.sum_sq[i + 1] = sums.sum_sq[i] + x * x;
-  }
-  return sums;
-}
-
-// Prefix sums over groups of sorted values; group g is [starts[g], starts[g + 1]).
-template <typename T>
-PrefixSums group_sums(std::span<const T> sorted, const std::vector<int64_t>& starts) {
-  PrefixSums sums;
-  sums.shift = sorted[sorted.size() / 2];
-  const size_t m = starts.size() - 1;
-  sums.count.assign(m + 1, 0);
-  sums.sum.assign(m + 1, 0);
-  sums.sum_sq.assign(m + 1, 0);
-  for (size_t g = 0; g < m; ++g) {
-    double s = 0, s2 = 0;
-    for (int64_t i = starts[g]; i < starts[g + 1]; ++i) {
-      const double x = static_cast<double>(sorted[i]) - sums.shift;
-      s += x;
-      s2 += x * x;
-    }
-    sums.count[g + 1] = sums.count[g] + static_cast<double>(starts[g + 1] - starts[g]);
-    sums.sum[g + 1] = sums.sum[g] + s;
-    sums.sum_sq[g + 1] = sums.sum_sq[g] + s2;
   }
   return sums;
 }
@@ -171,9 +181,9 @@ bool fill_empty_clusters(std::span<const T> sorted, const PrefixSums& sums, std:
 // Lloyd's iterations with empty clusters refilled, until neither changes anything. Each round
 // lowers the squared error, so this ends; the cap guards against rounding.
 template <typename T>
-void lloyd(std::span<const T> sorted, std::vector<double>& centroids) {
+void lloyd(std::span<const T> sorted, std::span<const double> weights, std::vector<double>& centroids) {
   const auto k = static_cast<int64_t>(centroids.size());
-  const auto sums = element_sums(sorted);
+  const auto sums = element_sums(sorted, weights);
   std::vector<int64_t> start(k + 1, 0);
   start[k] = static_cast<int64_t>(sorted.size());
   for (int64_t round = 0; round <= 4 * k; ++round) {
@@ -244,11 +254,12 @@ std::vector<int64_t> neighbour_groups(std::span<const T> sorted, int64_t max_gro
 // neighbouring values (optimal among clusterings that keep groups whole), and Lloyd's iterations
 // then refine on the individual values.
 template <typename T>
-std::vector<double> exact(std::span<const T> sorted, const std::vector<int64_t>& runs, int64_t k) {
+std::vector<double> exact(std::span<const T> sorted, std::span<const double> weights, const std::vector<int64_t>& runs,
+                          int64_t k) {
   const int64_t max_groups = kMaxDpCells / (k - 1);
   const bool fits = static_cast<int64_t>(runs.size()) - 1 <= max_groups;
-  auto centroids = optimal_runs(group_sums(sorted, fits ? runs : neighbour_groups(sorted, max_groups)), k);
-  lloyd(sorted, centroids);
+  auto centroids = optimal_runs(group_sums(sorted, fits ? runs : neighbour_groups(sorted, max_groups), weights), k);
+  lloyd(sorted, weights, centroids);
   return centroids;
 }
 
@@ -259,7 +270,8 @@ uint64_t below(uint64_t word, uint64_t bound) {
 }
 
 template <typename T>
-std::vector<double> initial_codebook(std::span<const T> sorted, int64_t k, CodebookInit init, uint64_t seed) {
+std::vector<double> initial_codebook(std::span<const T> sorted, std::span<const double> weights, int64_t k,
+                                     CodebookInit init, uint64_t seed) {
   const auto n = static_cast<int64_t>(sorted.size());
   std::vector<double> centroids(k);
   switch (init) {
@@ -269,7 +281,17 @@ std::vector<double> initial_codebook(std::span<const T> sorted, int64_t k, Codeb
       break;
     }
     case CodebookInit::density:
-      for (int64_t j = 0; j < k; ++j) centroids[j] = sorted[std::min(n - 1, (2 * j + 1) * n / (2 * k))];
+      if (weights.empty()) {
+        for (int64_t j = 0; j < k; ++j) centroids[j] = sorted[std::min(n - 1, (2 * j + 1) * n / (2 * k))];
+      } else {  // the (2j + 1) / 2k quantiles of the weights' distribution
+        std::vector<double> cumulative(weights.begin(), weights.end());
+        std::partial_sum(cumulative.begin(), cumulative.end(), cumulative.begin());
+        for (int64_t j = 0; j < k; ++j) {
+          const double target = cumulative.back() * static_cast<double>(2 * j + 1) / static_cast<double>(2 * k);
+          const auto at = std::upper_bound(cumulative.begin(), cumulative.end(), target) - cumulative.begin();
+          centroids[j] = sorted[std::min<int64_t>(n - 1, at)];
+        }
+      }
       break;
     case CodebookInit::random: {
       // Floyd's sampling of k distinct positions of the sorted values: independent of the order
@@ -306,8 +328,10 @@ KMeansMethod parse_kmeans_method(const std::string& name) {
 
 template <typename T>
 std::vector<double> kmeans1d(std::span<const T> sorted, int64_t k, CodebookInit init, KMeansMethod method,
-                             uint64_t seed) {
+                             uint64_t seed, std::span<const double> weights) {
   DEEPCOMP_CHECK_VALUE(k >= 2, "k-means needs k >= 2 centroids, got ", k);
+  DEEPCOMP_CHECK_VALUE(weights.empty() || weights.size() == sorted.size(), "k-means: ", weights.size(),
+                       " weights for ", sorted.size(), " values");
   if (sorted.empty()) return std::vector<double>(k, 0.0);
   const auto runs = distinct_runs(sorted);
   if (static_cast<int64_t>(runs.size()) - 1 <= k) {  // one centroid per distinct value; the rest repeat the last
@@ -315,13 +339,15 @@ std::vector<double> kmeans1d(std::span<const T> sorted, int64_t k, CodebookInit 
     for (size_t r = 0; r + 1 < runs.size(); ++r) centroids[r] = sorted[runs[r]];
     return centroids;
   }
-  if (method == KMeansMethod::exact) return exact(sorted, runs, k);
-  auto centroids = initial_codebook(sorted, k, init, seed);
-  lloyd(sorted, centroids);
+  if (method == KMeansMethod::exact) return exact(sorted, weights, runs, k);
+  auto centroids = initial_codebook(sorted, weights, k, init, seed);
+  lloyd(sorted, weights, centroids);
   return centroids;
 }
 
-template std::vector<double> kmeans1d<float>(std::span<const float>, int64_t, CodebookInit, KMeansMethod, uint64_t);
-template std::vector<double> kmeans1d<double>(std::span<const double>, int64_t, CodebookInit, KMeansMethod, uint64_t);
+template std::vector<double> kmeans1d<float>(std::span<const float>, int64_t, CodebookInit, KMeansMethod, uint64_t,
+                                             std::span<const double>);
+template std::vector<double> kmeans1d<double>(std::span<const double>, int64_t, CodebookInit, KMeansMethod, uint64_t,
+                                              std::span<const double>);
 
 }  // namespace deepcomp::algorithms

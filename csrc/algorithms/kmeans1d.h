@@ -28,8 +28,11 @@ KMeansMethod parse_kmeans_method(const std::string& name);
 // k centroids (ascending; duplicates only when fewer than k distinct values exist, or for
 // clusters that ended up empty) for `sorted`, which is ascending and finite. Deterministic for
 // a given seed. Every distinct value gets its own centroid when there are at most k of them.
+// `weights` (empty: all 1; else one > 0 per value, in the same order) make it weighted k-means: the
+// least sum of weight × squared error, each centroid its cluster's weighted mean, density init's
+// quantiles those of the weights.
 template <typename T>
 std::vector<double> kmeans1d(std::span<const T> sorted, int64_t k, CodebookInit init, KMeansMethod method,
-                             uint64_t seed);
+                             uint64_t seed, std::span<const double> weights = {});
 
 }  // namespace deepcomp::algorithms

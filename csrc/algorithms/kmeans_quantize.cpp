@@ -33,6 +33,20 @@ std::vector<double> centroid_bounds(const at::Tensor& codebook) {
   return bound;
 }
 
+at::Tensor checked_importance(const at::Tensor& importance, const at::Tensor& weight, const at::Tensor& keep) {
+  DEEPCOMP_CHECK_VALUE(importance.is_floating_point(), "kmeans_quantize: importance must be floating point, got ",
+                       importance.scalar_type());
+  DEEPCOMP_CHECK_VALUE(at::is_expandable_to(importance.sizes(), weight.sizes()), "kmeans_quantize: importance of shape ",
+                       importance.sizes(), " does not broadcast to the weight's ", weight.sizes());
+  const auto all = importance.detach().to(at::kCPU, at::kDouble).expand(weight.sizes());
+  auto kept = (keep.defined() ? all.masked_select(keep) : all.reshape({-1})).contiguous();
+  DEEPCOMP_CHECK_VALUE(at::isfinite(kept).all().item<bool>() && (kept >= 0).all().item<bool>(),
+                       "kmeans_quantize: importance must be finite and >= 0");
+  if (kept.numel() == 0) return kept;
+  const double floor = 1e-6 * kept.mean().item<double>();
+  return floor > 0 ? kept.clamp_min(floor) : at::ones_like(kept);  // all zero: nothing to weigh by
+}
+
 void check_all_finite(int64_t non_finite, int64_t values, bool masked) {
   DEEPCOMP_CHECK_VALUE(non_finite == 0, "kmeans_quantize: the weights hold ", non_finite, " NaN/Inf value(s) among ",
                        values, masked ? " unpruned" : "", "; k-means needs finite weights");

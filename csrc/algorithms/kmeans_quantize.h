@@ -30,6 +30,11 @@ KMeansRequest check_kmeans_quantize(const at::Tensor& weight, const std::optiona
 // Raises c10::ValueError when the values to cluster hold NaN or Inf.
 void check_all_finite(int64_t non_finite, int64_t values, bool masked);
 
+// The importance of each kept weight (keep undefined: all), float64 on the CPU in the weight's
+// order, floored at 1e-6 of their mean (see ops::kmeans_quantize). c10::ValueError for an importance
+// that is not broadcastable to the weight, negative, NaN or Inf.
+at::Tensor checked_importance(const at::Tensor& importance, const at::Tensor& weight, const at::Tensor& keep);
+
 // Between the k = 2^bits ascending centroids of `codebook`, as its dtype holds them: bound[0] = -inf,
 // bound[j] = the midpoint of centroids j - 1 and j.
 std::vector<double> centroid_bounds(const at::Tensor& codebook);

@@ -69,11 +69,13 @@ at::Tensor magnitude_prune(const at::Tensor& weight, const at::Tensor& mask, std
 }
 
 std::tuple<at::Tensor, at::Tensor> kmeans_quantize(const at::Tensor& weight, const OptionalTensor& mask, int64_t bits,
-                                                   const std::string& init, const std::string& method, int64_t seed) {
+                                                   const std::string& init, const std::string& method, int64_t seed,
+                                                   const OptionalTensor& importance) {
   static const auto handle =
       op<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const OptionalTensor&, int64_t, c10::string_view,
-                                            c10::string_view, int64_t)>("deepcomp::kmeans_quantize");
-  return handle.call(weight, mask, bits, init, method, seed);
+                                            c10::string_view, int64_t, const OptionalTensor&)>(
+          "deepcomp::kmeans_quantize");
+  return handle.call(weight, mask, bits, init, method, seed, importance);
 }
 
 at::Tensor codebook_decode(const at::Tensor& indices, const at::Tensor& mask, const at::Tensor& codebook) {

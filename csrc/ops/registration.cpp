@@ -32,10 +32,11 @@ TORCH_LIBRARY(deepcomp, m) {
   // indices (uint8, the weight's shape) pick one of the codebook's k = 2^bits centroids.
   // Cluster a layer's unpruned weights with 1-D k-means: (codebook (k, ascending), indices), each
   // kept weight's index that of its nearest centroid, pruned ones 0. mask None: all are kept.
-  // init: 'linear' | 'density' | 'random' (seeded); method: 'lloyd' | 'exact'.
+  // init: 'linear' | 'density' | 'random' (seeded); method: 'lloyd' | 'exact'. importance (>= 0,
+  // broadcastable to weight): weighted k-means, the least sum of importance × squared error.
   m.def(
       "kmeans_quantize(Tensor weight, Tensor? mask, int bits, str init='linear', str method='lloyd', "
-      "int seed=0) -> (Tensor, Tensor)");
+      "int seed=0, Tensor? importance=None) -> (Tensor, Tensor)");
   // The dense weight of a shared layer: codebook[indices] where mask, exactly 0 elsewhere.
   m.def("codebook_decode(Tensor indices, Tensor mask, Tensor codebook) -> Tensor");
   // Per-cluster gradient reduction: entry c is the sum of grad_weight over the kept weights whose

@@ -41,11 +41,14 @@ const UseInfo& info(LayerUse use) {
                                        "layers only in the bits sweep, with sparsities=None"};
   static const UseInfo measure_quantizing{true, true, true, false, false, false,
                                           dense_kinds_text() + " layers (plain, masked or shared) for the bits sweep"};
+  static const UseInfo calibrate{true, true, true, false, false, false,
+                                 dense_kinds_text() + " layers (plain, masked or shared)"};
   switch (use) {
     case LayerUse::prune: return prune;
     case LayerUse::quantize: return quantize;
     case LayerUse::measure_pruning: return measure_pruning;
     case LayerUse::measure_quantizing: return measure_quantizing;
+    case LayerUse::calibrate: return calibrate;
   }
   TORCH_INTERNAL_ASSERT(false, "unknown LayerUse");
 }
@@ -164,11 +167,18 @@ const std::vector<LayerKind>& layer_kinds() {
   struct Dense {
     std::string_view name;
     int64_t bits;
+    InputLayout input;
   };
+  using enum InputLayout;
   static constexpr Dense dense[] = {
-      {"Linear", kDefaultLinearBits},        {"Conv1d", kDefaultConvBits},          {"Conv2d", kDefaultConvBits},
-      {"Conv3d", kDefaultConvBits},          {"ConvTranspose1d", kDefaultConvBits}, {"ConvTranspose2d", kDefaultConvBits},
-      {"ConvTranspose3d", kDefaultConvBits}, {"Embedding", kDefaultConvBits},
+      {"Linear", kDefaultLinearBits, columns},
+      {"Conv1d", kDefaultConvBits, channels},
+      {"Conv2d", kDefaultConvBits, channels},
+      {"Conv3d", kDefaultConvBits, channels},
+      {"ConvTranspose1d", kDefaultConvBits, transposed_channels},
+      {"ConvTranspose2d", kDefaultConvBits, transposed_channels},
+      {"ConvTranspose3d", kDefaultConvBits, transposed_channels},
+      {"Embedding", kDefaultConvBits, rows},
   };
   static const std::vector<std::string> twin_names = [] {  // the storage of the twins' names
     std::vector<std::string> names;
@@ -185,7 +195,8 @@ const std::vector<LayerKind>& layer_kinds() {
       for (size_t i = 0; i < std::size(dense); ++i) {
         const std::string_view masked = twin_names[2 * i], shared = twin_names[2 * i + 1];
         const std::string_view name = stage == S::dense ? dense[i].name : stage == S::masked ? masked : shared;
-        table.push_back({name, dense[i].name, stage, stage == S::shared ? "" : masked, shared, dense[i].bits});
+        table.push_back(
+            {name, dense[i].name, stage, stage == S::shared ? "" : masked, shared, dense[i].bits, dense[i].input});
       }
     }
     return table;

@@ -30,6 +30,12 @@ std::optional<std::vector<std::string>> named_in(const LayerValues& values) {
 PrunePlan plan_prune(const ModelEntries& model, const PruneOptions& options, const std::string& caller) {
   DEEPCOMP_CHECK_VALUE(options.sensitivity.has_value() != options.sparsity.has_value(), caller,
                        ": give exactly one of sensitivity or sparsity");
+  DEEPCOMP_CHECK_VALUE(options.criterion == "magnitude" || options.criterion == "activation", caller,
+                       ": criterion must be 'magnitude' or 'activation', got '", options.criterion, "'");
+  const bool by_activation = options.criterion == "activation";
+  DEEPCOMP_CHECK_VALUE(!by_activation || options.calibration.has_value(), caller,
+                       ": criterion 'activation' weighs each weight by the inputs it meets; give the calibration "
+                       "statistics (deepcomp.calibrate in Python)");
   const bool by_sensitivity = options.sensitivity.has_value();
   const auto& values = by_sensitivity ? *options.sensitivity : *options.sparsity;
   const auto choice = choose_layers(model, LayerUse::prune, caller, options.layers, options.exclude, named_in(values));
@@ -37,13 +43,18 @@ PrunePlan plan_prune(const ModelEntries& model, const PruneOptions& options, con
   torch::NoGradGuard no_grad;
   PrunePlan plan;
   plan.report.criterion = by_sensitivity ? "sensitivity" : "sparsity";
+  plan.report.score = options.criterion;
   plan.report.skipped = choice.skipped;
   for (const size_t index : choice.chosen) {
     const auto& layer = model[index];
     const double value = value_for(values, layer.name);
     auto mask = on_layer(caller, layer.name, [&] {
-      return by_sensitivity ? ops::magnitude_prune(layer.weight, layer.mask, value, std::nullopt)
-                            : ops::magnitude_prune(layer.weight, layer.mask, std::nullopt, value);
+      // The sizes pruned by: |w|, or |w| × RMS of its input (non-negative, so magnitude_prune's |.| keeps them).
+      const auto size = by_activation
+                            ? layer.weight.abs() * weight_input_moments(layer, *options.calibration, caller).sqrt()
+                            : layer.weight;
+      return by_sensitivity ? ops::magnitude_prune(size, layer.mask, value, std::nullopt)
+                            : ops::magnitude_prune(size, layer.mask, std::nullopt, value);
     });
     plan.report.layers.push_back({layer.name, std::string(find_layer_kind(layer.kind)->dense),
                                   layer.weight.sizes().vec(), layer.weight.numel(), mask.sum().item<int64_t>()});

@@ -79,10 +79,20 @@ QuantizePlan plan_quantize(const ModelEntries& model, const QuantizeOptions& opt
   plan.report.init = options.init;
   plan.report.method = options.method;
   plan.report.skipped = choice.skipped;
+  for (const auto& [name, importance] : options.importance) {
+    const size_t index = check_layer(model, LayerUse::quantize, caller, name);
+    DEEPCOMP_CHECK_VALUE(std::find(choice.chosen.begin(), choice.chosen.end(), index) != choice.chosen.end(), caller,
+                         ": importance given for layer '", name, "', which is not quantized (layers=, exclude=)");
+  }
   for (size_t i = 0; i < choice.chosen.size(); ++i) {
     const auto& layer = model[choice.chosen[i]];
-    auto shared = on_layer(caller, layer.name,
-                           [&] { return nn::cluster_weight(layer.weight, layer.mask, widths[i], cluster); });
+    auto shared = on_layer(caller, layer.name, [&] {
+      const auto given = options.importance.find(layer.name);
+      const auto importance = given != options.importance.end() ? given->second
+                              : options.calibration         ? weight_input_moments(layer, *options.calibration, caller)
+                                                            : torch::Tensor();
+      return nn::cluster_weight(layer.weight, layer.mask, widths[i], cluster, importance);
+    });
     plan.report.layers.push_back(stats_of(layer, shared, widths[i]));
     plan.layers.push_back(choice.chosen[i]);
     plan.weights.push_back(std::move(shared));

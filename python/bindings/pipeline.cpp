@@ -3,6 +3,7 @@
 // objects. Python arguments are converted here, with errors that name the argument and the value.
 #include "bindings.h"
 
+#include <deepcomp/calibration.h>
 #include <deepcomp/constants.h>
 #include <deepcomp/layers.h>
 #include <deepcomp/prune.h>
@@ -164,9 +165,35 @@ void bind_layers(py::module_& m) {
       .def_readonly("type", &SkippedLayer::type)
       .def_readonly("reason", &SkippedLayer::reason)
       .def("__repr__", [](const SkippedLayer& s) { return "SkippedLayer('" + s.name + "', " + s.type + ": " + s.reason + ")"; });
+  m.def(
+      "calibration_layers",
+      [](const ModelEntries& model, const py::object& layers, const py::object& exclude, const std::string& caller) {
+        auto choice = choose_layers(model, LayerUse::calibrate, caller, names(layers, caller + ": layers"),
+                                    names(exclude, caller + ": exclude").value_or(std::vector<std::string>{}));
+        return py::make_tuple(choice.chosen, choice.skipped);
+      },
+      py::arg("model"), py::arg("layers"), py::arg("exclude"), py::arg("caller"),
+      "(layer indices, skipped layers) whose inputs calibration gathers (LayerUse::calibrate)");
   m.def("skipped_text", &skipped_text);
   m.def("format_table", &format_table, py::arg("header"), py::arg("rows"), py::arg("footer"),
         "the reports' table layout: first column left-aligned, the others right-aligned, footer below a rule");
+}
+
+void bind_calibration(py::module_& m) {
+  py::class_<InputMoments>(m, "InputMoments",
+                           "the second moments of one layer's input features (deepcomp/calibration.h)")
+      .def(py::init<>())
+      .def("add", [](InputMoments& moments, const std::string& kind, const std::vector<int64_t>& weight_shape,
+                     const torch::Tensor& input) { moments.add(kind, weight_shape, input); },
+           py::arg("kind"), py::arg("weight_shape"), py::arg("input"),
+           "counts the input of a layer of this kind (layer_kinds() name) and weight shape")
+      .def("merge", &InputMoments::merge, py::arg("other"), "adds another's counts of the same layer")
+      .def("mean_square", &InputMoments::mean_square, "E[x^2] per input feature (float64, CPU)")
+      .def_property_readonly("samples", &InputMoments::samples, "positions counted per feature")
+      .def("__repr__", [](const InputMoments& moments) {
+        return "InputMoments(features=" + std::to_string(moments.mean_square().numel()) +
+               ", samples=" + std::to_string(moments.samples()) + ")";
+      });
 }
 
 void bind_prune(py::module_& m) {
@@ -183,6 +210,7 @@ void bind_prune(py::module_& m) {
       });
   py::class_<PruneReport> report(m, "PruneReport", "one row per pruned layer; str() is the table");
   report.def_readonly("criterion", &PruneReport::criterion)
+      .def_readonly("score", &PruneReport::score)
       .def_readonly("layers", &PruneReport::layers)
       .def_readonly("skipped", &PruneReport::skipped)
       .def_property_readonly("total_weights", &PruneReport::total_weights)
@@ -195,7 +223,7 @@ void bind_prune(py::module_& m) {
                                  py::arg("weights") = l.weights, py::arg("kept") = l.kept,
                                  py::arg("kept_fraction") = l.kept_fraction()));
         }
-        return py::dict(py::arg("criterion") = r.criterion, py::arg("layers") = layers,
+        return py::dict(py::arg("criterion") = r.criterion, py::arg("score") = r.score, py::arg("layers") = layers,
                         py::arg("total_weights") = r.total_weights(), py::arg("total_kept") = r.total_kept(),
                         py::arg("kept_fraction") = r.kept_fraction());
       });
@@ -204,17 +232,21 @@ void bind_prune(py::module_& m) {
   m.def(
       "plan_prune",
       [](const ModelEntries& model, const std::string& criterion, const py::object& values, const py::object& layers,
-         const py::object& exclude, const std::string& caller) {
+         const py::object& exclude, const std::string& caller, const std::string& score,
+         const std::optional<Calibration>& calibration) {
         PruneOptions options;
         (criterion == "sensitivity" ? options.sensitivity : options.sparsity) =
             layer_values(values, caller + ": " + criterion);
+        options.criterion = score;
+        options.calibration = calibration;
         options.layers = names(layers, caller + ": layers");
         options.exclude = names(exclude, caller + ": exclude").value_or(std::vector<std::string>{});
         auto plan = plan_prune(model, options, caller);
         return py::make_tuple(std::move(plan.report), plan.layers, plan.masks);
       },
       py::arg("model"), py::arg("criterion"), py::arg("values"), py::arg("layers"), py::arg("exclude"),
-      py::arg("caller"), "(report, layer indices, new masks): see deepcomp/prune.h");
+      py::arg("caller"), py::arg("score") = "magnitude", py::arg("calibration") = std::nullopt,
+      "(report, layer indices, new masks): see deepcomp/prune.h (score: its criterion)");
 }
 
 void bind_quantize(py::module_& m) {
@@ -254,8 +286,11 @@ void bind_quantize(py::module_& m) {
   m.def(
       "plan_quantize",
       [](const ModelEntries& model, const py::object& bits, const std::string& init, const std::string& method,
-         const py::object& seed, const py::object& layers, const py::object& exclude, const std::string& caller) {
+         const py::object& seed, const py::object& layers, const py::object& exclude, const std::string& caller,
+         const std::map<std::string, torch::Tensor>& importance, const std::optional<Calibration>& calibration) {
         QuantizeOptions options;
+        options.importance = importance;
+        options.calibration = calibration;
         options.bits = layer_bits(bits, caller + ": bits");
         options.init = init;
         options.method = method;
@@ -272,7 +307,8 @@ void bind_quantize(py::module_& m) {
         return py::make_tuple(std::move(plan.report), plan.layers, weights);
       },
       py::arg("model"), py::arg("bits"), py::arg("init"), py::arg("method"), py::arg("seed"), py::arg("layers"),
-      py::arg("exclude"), py::arg("caller"),
+      py::arg("exclude"), py::arg("caller"), py::arg("importance") = std::map<std::string, torch::Tensor>{},
+      py::arg("calibration") = std::nullopt,
       "(report, layer indices, [(codebook, indices, mask)]): see deepcomp/quantize.h");
 }
 
@@ -446,6 +482,7 @@ void bind_schedule(py::module_& m) {
 
 void bind_pipeline(py::module_& m) {
   bind_layers(m);
+  bind_calibration(m);
   bind_prune(m);
   bind_quantize(m);
   bind_sensitivity(m);

@@ -31,6 +31,7 @@ import torch  # noqa: F401  (loads LibTorch, which libdeepcomp links against)
 from . import _C  # noqa: F401  (loading libdeepcomp registers the ops: torch.ops.deepcomp.*)
 from . import distributed, nn, ops, plots
 from ._files import open_atomically, write_atomically
+from .calibrate import Calibration, InputMoments, calibrate
 from .checkpoint import compress_state
 from .io import FileReport, FormatError, TensorFileStats, inspect, load, load_state, save
 from .match_layers import match_layers, to_plain
@@ -48,8 +49,10 @@ constants = _C.constants  # bit ranges, the paper's defaults, init and method na
 cmake_prefix_path = _os.path.join(_os.path.dirname(__file__), "share", "cmake")
 
 __all__ = [
+    "Calibration",
     "FileReport",
     "FormatError",
+    "InputMoments",
     "LayerPruneStats",
     "LayerQuantizeStats",
     "PruneReport",
@@ -59,6 +62,7 @@ __all__ = [
     "SensitivityReport",
     "TensorFileStats",
     "built_with_cuda",
+    "calibrate",
     "cmake_prefix_path",
     "compress_state",
     "constants",

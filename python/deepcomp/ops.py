@@ -50,7 +50,8 @@ def magnitude_prune(weight: torch.Tensor, mask: torch.Tensor, *, sensitivity: Op
 
 
 def kmeans_quantize(weight: torch.Tensor, mask: Optional[torch.Tensor], bits: int, *, init: str = "linear",
-                    method: str = "lloyd", seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
+                    method: str = "lloyd", seed: int = 0,
+                    importance: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """Clusters the weights that survive mask (None: all) with 1-D k-means into k = 2^bits centroids.
 
     Returns (codebook, indices): the k centroids in ascending order (weight's dtype) and a uint8
@@ -60,10 +61,14 @@ def kmeans_quantize(weight: torch.Tensor, mask: Optional[torch.Tensor], bits: in
     until no weight changes cluster; an empty cluster takes over half of the worst one) or
     "exact" (least squared error by dynamic programming; exact while distinct values × k <= 2^25,
     else over groups of neighbouring values, then Lloyd).
+    importance (>= 0, broadcastable to weight; e.g. the second moment of the input each weight
+    multiplies, or a diagonal Fisher estimate): weighted k-means, the least sum of importance × squared
+    error (values under 1e-6 of the mean count as that much). Computed on the CPU for every device.
     Fewer distinct values than k: each gets its own centroid; the spare entries repeat the largest.
-    Raises ValueError for bits outside 1..8, an unknown init or method, NaN/Inf among kept weights.
+    Raises ValueError for bits outside 1..8, an unknown init or method, NaN/Inf among kept weights, or
+    a negative, non-finite or non-broadcastable importance.
     """
-    return _ops.kmeans_quantize.default(weight, mask, bits, init, method, seed)
+    return _ops.kmeans_quantize.default(weight, mask, bits, init, method, seed, importance)
 
 
 def codebook_decode(indices: torch.Tensor, mask: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
@@ -158,7 +163,7 @@ def _magnitude_prune_fake(weight, mask, sensitivity, sparsity):
 
 
 @torch.library.register_fake("deepcomp::kmeans_quantize")
-def _kmeans_quantize_fake(weight, mask, bits, init="linear", method="lloyd", seed=0):
+def _kmeans_quantize_fake(weight, mask, bits, init="linear", method="lloyd", seed=0, importance=None):
     return weight.new_empty((2 ** bits,)), weight.new_empty(weight.shape, dtype=torch.uint8)
 
 

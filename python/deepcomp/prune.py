@@ -7,6 +7,7 @@ from typing import Dict, Optional, Union
 import torch
 
 from . import _C, ops
+from .calibrate import Calibration
 from ._layers import MASKED_TWIN, Exclude, describe, exclude_names, modules_of, swap_children, warn_skipped
 from .nn import MaskedLayer
 
@@ -16,7 +17,8 @@ PruneReport = _C.PruneReport
 
 
 def prune(model: torch.nn.Module, *, sensitivity: Optional[LayerValues] = None,
-          sparsity: Optional[LayerValues] = None, layers=None, exclude: Exclude = None) -> PruneReport:
+          sparsity: Optional[LayerValues] = None, layers=None, exclude: Exclude = None,
+          criterion: str = "magnitude", calibration: Optional[Calibration] = None) -> PruneReport:
     """Prunes model's Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d and Embedding layers by weight magnitude,
     in place, and reports per layer.
 
@@ -27,6 +29,9 @@ def prune(model: torch.nn.Module, *, sensitivity: Optional[LayerValues] = None,
     layers: qualified names (as in model.named_modules()) to restrict pruning to; default: every
     layer of those types, plain or masked.
     exclude: names to leave alone, or a predicate (name, module) -> bool.
+    criterion: what is compared, "magnitude" (|w|, the paper's: for a model you retrain afterwards) or
+      "activation" (|w| × the RMS of the input it multiplies, from calibration = deepcomp.calibrate(model,
+      batches): loses much less when the model is not retrained; every pruned layer needs statistics).
 
     nn.Linear, nn.Conv1d, ... become MaskedLinear, MaskedConv1d, ... sharing their Parameters
     (optimizers built before keep working); masked layers are pruned further (masks only shrink).
@@ -40,9 +45,9 @@ def prune(model: torch.nn.Module, *, sensitivity: Optional[LayerValues] = None,
     """
     if (sensitivity is None) == (sparsity is None):
         raise ValueError("deepcomp.prune: pass exactly one of sensitivity= or sparsity=")
-    criterion, values = ("sensitivity", sensitivity) if sparsity is None else ("sparsity", sparsity)
-    report, chosen, masks = _C.plan_prune(describe(model, decode_shared=False), criterion, values, layers, exclude_names(model, exclude),
-                                          "deepcomp.prune")
+    rule, values = ("sensitivity", sensitivity) if sparsity is None else ("sparsity", sparsity)
+    report, chosen, masks = _C.plan_prune(describe(model, decode_shared=False), rule, values, layers,
+                                          exclude_names(model, exclude), "deepcomp.prune", criterion, calibration)
     warn_skipped("deepcomp.prune", report.skipped)
     modules = modules_of(model)
     swapped = {}

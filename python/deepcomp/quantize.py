@@ -8,6 +8,7 @@ import torch
 
 from . import _C
 from ._replaced import remember
+from .calibrate import Calibration, InputMoments
 from ._layers import SHARED_TWIN, Exclude, describe, exclude_names, modules_of, swap_children, warn_skipped
 
 LayerBits = Union[int, Dict[str, int]]
@@ -16,7 +17,8 @@ QuantizeReport = _C.QuantizeReport
 
 
 def quantize(model: torch.nn.Module, *, bits=None, init: str = "linear", layers=None, method: str = "lloyd",
-             seed: int = 0, exclude: Exclude = None) -> QuantizeReport:
+             seed: int = 0, exclude: Exclude = None,
+             weights: Union[None, Calibration, Dict[str, torch.Tensor]] = None) -> QuantizeReport:
     """Quantizes model's Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d and Embedding layers by weight
     sharing, in place, and reports per layer (docs/layers.md).
 
@@ -35,18 +37,25 @@ def quantize(model: torch.nn.Module, *, bits=None, init: str = "linear", layers=
     exclude: names to leave alone, or a predicate (name, module) -> bool.
     method: "lloyd" (Lloyd's iterations from init) or "exact" (least squared error; see
       deepcomp.ops.kmeans_quantize).
+    weights: importance-weighted k-means (the least sum of importance × squared error), for a model
+      you do not retrain: deepcomp.calibrate(model, batches) (each weight weighs the second moment of
+      the input it multiplies, so its share of the output's error), or {layer name: tensor
+      broadcastable to that layer's weight, >= 0} (e.g. a diagonal Fisher estimate, the mean of
+      grad² over batches); layers it does not name are clustered unweighted.
 
     Weighted layers it cannot quantize (MultiheadAttention, LSTM, ...) are skipped with a warning that names
     each; report.skipped lists them. Raises ValueError / TypeError for bad arguments, unknown layers,
     NaN/Inf weights and no layer to quantize; every check and every clustering runs before any layer
     changes, so on an error the model is as it was.
     """
-    report, chosen, weights = _C.plan_quantize(describe(model), bits, init, method, seed, layers,
-                                               exclude_names(model, exclude), "deepcomp.quantize")
+    calibration, importance = _importance(weights)
+    report, chosen, clustered = _C.plan_quantize(describe(model), bits, init, method, seed, layers,
+                                                 exclude_names(model, exclude), "deepcomp.quantize", importance,
+                                                 calibration)
     warn_skipped("deepcomp.quantize", report.skipped)
     modules = modules_of(model)
     replacements = {}
-    for index, (codebook, indices, mask) in zip(chosen, weights):
+    for index, (codebook, indices, mask) in zip(chosen, clustered):
         module = modules[index]
         replacements[id(module)] = SHARED_TWIN[type(module)].from_codebook(module, codebook, indices, mask)
     swap_children(model, replacements)
@@ -55,3 +64,19 @@ def quantize(model: torch.nn.Module, *, bits=None, init: str = "linear", layers=
         kept = {id(p) for p in replacements[id(old)].parameters()}
         remember(f"'{row.name}'", [p for p in old.parameters() if id(p) not in kept])
     return report
+
+
+def _importance(weights):
+    """(calibration, {name: importance tensor}) of quantize's weights= argument."""
+    if weights is None:
+        return None, {}
+    if not isinstance(weights, dict):
+        raise TypeError(f"deepcomp.quantize: weights must be deepcomp.calibrate's statistics or a dict of layer "
+                        f"name -> importance tensor, got {type(weights).__name__}")
+    if weights and all(isinstance(value, InputMoments) for value in weights.values()):
+        return weights, {}
+    for name, value in weights.items():
+        if not isinstance(name, str) or not isinstance(value, torch.Tensor):
+            raise TypeError(f"deepcomp.quantize: weights maps layer names to importance tensors (or is "
+                            f"deepcomp.calibrate's statistics), got {name!r}: {type(value).__name__}")
+    return None, dict(weights)

@@ -6,16 +6,21 @@
 
 namespace {
 
+using deepcomp::testing::relative_error;
+
 // Σ (value − its centroid)² in double.
 double squared_error(const torch::Tensor& values, const torch::Tensor& codebook, const torch::Tensor& indices) {
   const auto decoded = codebook.to(torch::kDouble).index_select(0, indices.flatten().to(torch::kLong));
   return (values.flatten().to(torch::kDouble) - decoded).pow(2).sum().item<double>();
 }
 
-// The least squared error over every split of the sorted values into k contiguous runs.
-double brute_force_optimum(const torch::Tensor& values, int64_t k) {
-  const auto sorted = std::get<0>(values.to(torch::kDouble).sort()).contiguous();
+// The least (importance-weighted) squared error over every split of the sorted values into k contiguous runs.
+double brute_force_optimum(const torch::Tensor& values, int64_t k, const torch::Tensor& importance = {}) {
+  const auto [sorted, order] = values.to(torch::kDouble).sort();
+  const auto weights = importance.defined() ? importance.to(torch::kDouble).index_select(0, order).contiguous()
+                                            : torch::ones_like(sorted);
   const std::vector<double> x(sorted.data_ptr<double>(), sorted.data_ptr<double>() + sorted.numel());
+  const std::vector<double> w(weights.data_ptr<double>(), weights.data_ptr<double>() + weights.numel());
   const auto n = static_cast<int64_t>(x.size());
   double best = std::numeric_limits<double>::infinity();
   std::vector<int64_t> cuts(k - 1);
@@ -25,10 +30,10 @@ double brute_force_optimum(const torch::Tensor& values, int64_t k) {
     int64_t begin = 0;
     for (int64_t c = 0; c < k; ++c) {
       const int64_t end = c < k - 1 ? cuts[c] : n;
-      double mean = 0;
-      for (int64_t i = begin; i < end; ++i) mean += x[i];
-      mean /= static_cast<double>(end - begin);
-      for (int64_t i = begin; i < end; ++i) error += (x[i] - mean) * (x[i] - mean);
+      double mean = 0, total = 0;
+      for (int64_t i = begin; i < end; ++i) mean += w[i] * x[i], total += w[i];
+      mean /= total;
+      for (int64_t i = begin; i < end; ++i) error += w[i] * (x[i] - mean) * (x[i] - mean);
       begin = end;
     }
     best = std::min(best, error);
@@ -86,4 +91,60 @@ TEST_CASE("k-means edge cases: few distinct values, all pruned, bad input", "[al
   auto bad = torch::randn({8});
   bad[3] = std::numeric_limits<float>::infinity();
   CHECK_THROWS_WITH(deepcomp::ops::kmeans_quantize(bad, std::nullopt, 3), Catch::Contains("NaN/Inf"));
+}
+
+TEST_CASE("importance of ones is plain k-means, bit for bit", "[algorithms][kmeans]") {
+  torch::manual_seed(31);
+  const auto weight = heavy_tailed(3000).view({60, 50});
+  const auto mask = deepcomp::testing::random_mask({60, 50}, 0.4);
+  for (const auto* init : {"linear", "density", "random"}) {
+    for (const auto* method : {"lloyd", "exact"}) {
+      const auto [codebook, indices] = deepcomp::ops::kmeans_quantize(weight, mask, 4, init, method, 7);
+      const auto [weighted, weighted_indices] =
+          deepcomp::ops::kmeans_quantize(weight, mask, 4, init, method, 7, torch::ones({1, 50}));
+      CHECK(torch::equal(codebook, weighted));
+      CHECK(torch::equal(indices, weighted_indices));
+    }
+  }
+}
+
+TEST_CASE("weighted exact k-means matches brute force of the weighted error", "[algorithms][kmeans]") {
+  torch::manual_seed(32);
+  for (int trial = 0; trial < 20; ++trial) {
+    const auto values = torch::randn({10}, torch::kDouble);
+    const auto importance = torch::rand({10}, torch::kDouble) * 10 + 0.1;
+    const auto [codebook, indices] = deepcomp::ops::kmeans_quantize(values, std::nullopt, 2, "linear", "exact", 0,
+                                                                    importance);
+    const auto decoded = codebook.index_select(0, indices.to(torch::kLong));
+    const double error = (importance * (values - decoded).pow(2)).sum().item<double>();
+    CHECK(error == Approx(brute_force_optimum(values, 4, importance)).epsilon(1e-9));
+  }
+}
+
+TEST_CASE("an integer importance weighs a value as that many copies of it", "[algorithms][kmeans]") {
+  torch::manual_seed(33);
+  const auto values = torch::randn({200}, torch::kDouble);
+  const auto copies = torch::randint(1, 4, {200}, torch::kLong);
+  const auto repeated = values.repeat_interleave(copies);
+  for (const auto* method : {"lloyd", "exact"}) {
+    const auto weighted = std::get<0>(
+        deepcomp::ops::kmeans_quantize(values, std::nullopt, 3, "linear", method, 0, copies.to(torch::kDouble)));
+    const auto plain = std::get<0>(deepcomp::ops::kmeans_quantize(repeated, std::nullopt, 3, "linear", method));
+    CHECK(relative_error(weighted, plain) < 1e-12);
+  }
+}
+
+TEST_CASE("kmeans_quantize checks its importance", "[algorithms][kmeans][errors]") {
+  const auto weight = torch::randn({4, 6});
+  CHECK_THROWS_WITH(deepcomp::ops::kmeans_quantize(weight, std::nullopt, 2, "linear", "lloyd", 0, torch::ones({5})),
+                    Catch::Contains("does not broadcast"));
+  CHECK_THROWS_WITH(deepcomp::ops::kmeans_quantize(weight, std::nullopt, 2, "linear", "lloyd", 0, -torch::ones({6})),
+                    Catch::Contains("finite and >= 0"));
+  CHECK_THROWS_WITH(deepcomp::ops::kmeans_quantize(weight, std::nullopt, 2, "linear", "lloyd", 0,
+                                                   torch::full({4, 1}, std::numeric_limits<float>::quiet_NaN())),
+                    Catch::Contains("finite and >= 0"));
+  // zero importance everywhere weighs nothing: plain k-means
+  CHECK(torch::equal(std::get<0>(deepcomp::ops::kmeans_quantize(weight, std::nullopt, 2, "linear", "lloyd", 0,
+                                                                torch::zeros({1}))),
+                     std::get<0>(deepcomp::ops::kmeans_quantize(weight, std::nullopt, 2))));
 }

@@ -19,6 +19,14 @@ namespace deepcomp {
 // What a layer is in the pipeline: plain (as trained), masked (pruned) or shared (quantized).
 enum class LayerStage { dense, masked, shared };
 
+// Which input feature a weight multiplies, by where it sits in the weight (calibration.h).
+enum class InputLayout {
+  columns,             // Linear: weight (out, in), the input's last dimension
+  channels,            // Conv: weight (out, in / groups, *kernel), the input's channel dimension
+  transposed_channels, // ConvTranspose: weight (in, out / groups, *kernel), the input's channel dimension
+  rows,                // Embedding: weight (num, dim), the row an index looks up
+};
+
 // A row of the layer table: the class name a layer has in both languages, the dense torch layer it
 // stands for, its stage, and the twins prune and quantize replace it with.
 struct LayerKind {
@@ -28,6 +36,7 @@ struct LayerKind {
   std::string_view masked;  // what prune makes of it
   std::string_view shared;  // what quantize makes of it
   int64_t default_bits;     // the paper's codebook width for its dense kind
+  InputLayout input;
 };
 
 // Every kind, dense ones first.
@@ -56,7 +65,8 @@ enum class LayerUse {
   prune,              // deepcomp.prune: plain layers get a masked twin; masked ones change in place
   quantize,           // deepcomp.quantize: plain, masked and shared layers get a (new) shared twin
   measure_pruning,    // sensitivity's pruning sweep: plain and masked weights, changed and put back
-  measure_quantizing  // sensitivity's bits sweep: every table kind, changed and put back
+  measure_quantizing,  // sensitivity's bits sweep: every table kind, changed and put back
+  calibrate            // calibration statistics (calibration.h): every table kind, unchanged
 };
 
 // A weighted module a call left alone without being asked to, and why: the front ends warn with it.

@@ -65,11 +65,16 @@ at::Tensor magnitude_prune(const at::Tensor& weight, const at::Tensor& mask,
 //   method: "lloyd" (from init until no weight changes cluster; an empty cluster takes over half of
 //     the one with the largest squared error) or "exact" (least squared error
 //     by dynamic programming; exact while distinct values × k ≤ 2^25, else over merged groups).
+//   importance: each weight's weight in the squared error (>= 0, finite, broadcastable to weight;
+//     e.g. the second moment of the input it multiplies, or a diagonal Fisher estimate): weighted
+//     k-means. Values under 1e-6 of the kept weights' mean importance count as that much, so every
+//     weight still gets its nearest centroid. Computed on the CPU for every device.
 // Fewer distinct values than k: each gets its own centroid, the spare entries repeat the largest.
 // Raises c10::ValueError for bad arguments and NaN/Inf among the kept weights.
 std::tuple<at::Tensor, at::Tensor> kmeans_quantize(const at::Tensor& weight, const std::optional<at::Tensor>& mask,
                                                    int64_t bits, const std::string& init = "linear",
-                                                   const std::string& method = "lloyd", int64_t seed = 0);
+                                                   const std::string& method = "lloyd", int64_t seed = 0,
+                                                   const std::optional<at::Tensor>& importance = std::nullopt);
 
 // codebook[indices] where mask, exactly 0 elsewhere (differentiable w.r.t. the codebook).
 at::Tensor codebook_decode(const at::Tensor& indices, const at::Tensor& mask, const at::Tensor& codebook);

@@ -9,6 +9,7 @@
 // be pruned in place: a plain one there is refused with an error that says what to do.
 #pragma once
 
+#include <deepcomp/calibration.h>
 #include <deepcomp/layers.h>
 
 #include <torch/nn/module.h>
@@ -32,6 +33,10 @@ struct PruneOptions {
   std::optional<LayerValues> sensitivity;
   // ... or drop the smallest |w| until this fraction of the layer's weights is pruned, in [0, 1).
   std::optional<LayerValues> sparsity;
+  // What a weight's size is: "magnitude", |w| (the paper's), or "activation", |w| × the RMS of the
+  // input it multiplies over `calibration` (calibration.h), which every pruned layer needs then.
+  std::string criterion = "magnitude";
+  std::optional<Calibration> calibration;
   // Restrict pruning to these qualified names; default: every layer of the table (layers.h), plain or masked.
   std::optional<std::vector<std::string>> layers;
   // Leave these qualified names alone.
@@ -49,6 +54,7 @@ struct LayerPruneStats {
 
 struct PruneReport {
   std::string criterion;  // "sensitivity" or "sparsity"
+  std::string score;      // what was compared: "magnitude" or "activation" (PruneOptions::criterion)
   std::vector<LayerPruneStats> layers;
   std::vector<SkippedLayer> skipped;  // weighted layers left alone without being asked to, and why
   int64_t total_weights() const;

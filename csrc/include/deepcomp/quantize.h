@@ -12,6 +12,7 @@
 // (or ModuleList / ModuleDict) cannot be replaced there, and is refused with an error that says what to do.
 #pragma once
 
+#include <deepcomp/calibration.h>
 #include <deepcomp/constants.h>
 #include <deepcomp/layers.h>
 #include <deepcomp/nn/shared_layer.h>
@@ -36,6 +37,12 @@ struct QuantizeOptions {
   std::string init = "linear";  // "linear" | "density" | "random"
   std::string method = "lloyd";  // "lloyd" | "exact"
   int64_t seed = 0;             // for init = "random"
+  // Weighted k-means (ops::kmeans_quantize's importance), per qualified layer name: each weight's
+  // importance, broadcastable to the layer's weight (e.g. a diagonal Fisher estimate) ...
+  std::map<std::string, torch::Tensor> importance;
+  // ... or, for every other quantized layer, the second moment of the input each weight multiplies
+  // over these statistics (calibration.h).
+  std::optional<Calibration> calibration;
   // Restrict to these qualified names; default: every layer of the table (layers.h), plain, masked or shared.
   std::optional<std::vector<std::string>> layers;
   // Leave these qualified names alone.

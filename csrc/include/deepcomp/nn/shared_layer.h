@@ -25,8 +25,9 @@ struct SharedWeight {
   torch::Tensor mask;
 };
 
-// `weight`'s kept entries (where `mask`) clustered into 2^bits centroids (deepcomp::ops::kmeans_quantize).
+// `weight`'s kept entries (where `mask`) clustered into 2^bits centroids (deepcomp::ops::kmeans_quantize;
+// weighted by `importance` when it is defined).
 SharedWeight cluster_weight(const torch::Tensor& weight, const torch::Tensor& mask, int64_t bits,
-                            const ClusterOptions& cluster = {});
+                            const ClusterOptions& cluster = {}, const torch::Tensor& importance = {});
 
 }  // namespace deepcomp::nn
