@@ -24,6 +24,10 @@ TensorFileStats = _C.TensorFileStats
 
 PathLike = Union[str, os.PathLike]
 
+# The layers load(compressed=True) replaces by an inference twin (a masked twin is a subclass of its layer).
+_EMBEDDINGS = (torch.nn.Embedding, nn.SharedEmbedding)
+_COMPRESSIBLE = (torch.nn.Linear, nn.SharedLinear, *_EMBEDDINGS)
+
 
 def save(model: Union[torch.nn.Module, Mapping], path: PathLike, *, gap_bits: Optional[int] = None,
          max_code_length: int = 12) -> FileReport:
@@ -59,7 +63,8 @@ def load(path: PathLike, model: Optional[torch.nn.Module] = None, *, compressed:
     exactly, so fine-tuning can go on. Tensors move to the model's devices and dtypes.
     compressed=True (inference): each linear layer (plain, masked or shared) whose weight the file
     holds quantized is replaced by a deepcomp.nn.CompressedLinear, which computes with the kept weights
-    and the codebook without decoding them; the other layers load as above.
+    and the codebook without decoding them, and each such embedding by a deepcomp.nn.CompressedEmbedding,
+    which decodes only the rows a lookup reads; the other layers load as above.
     match_layers=True: first gives each of the model's Linear / Conv2d layers the type the file stores
     it as (shared with the file's bits, masked, or plain; deepcomp.match_layers), so a freshly built
     dense model gets the compressed model back, ready to fine-tune, without pruning or k-means.
@@ -99,28 +104,31 @@ def _open(path: PathLike, max_bytes: Optional[int]):
 
 
 def _state_for(file, model: torch.nn.Module, compressed: bool):
-    """The state dict to load into model and, with compressed, the CompressedLinear replacements
-    {id(layer): CompressedLinear} of its linear layers the file holds quantized. Changes nothing."""
+    """The state dict to load into model and, with compressed, the replacements {id(layer): CompressedLinear
+    or CompressedEmbedding} of its linear layers and embeddings the file holds quantized. Changes nothing."""
     names = list(model.state_dict().keys())
     if not compressed:
         return dict(file.state(names)), {}
-    layers = _compressible_linear_layers(file.report(), model)
+    layers = _compressible_layers(file.report(), model)
     parts = [f"{prefix}{leaf}" for prefix in layers for leaf in ("codebook", "indices", "mask")]
     # The model's own tensors of these layers (weight, or codebook/indices/mask, and a mask) give way to the parts.
     own = {f"{prefix}{leaf}" for prefix in layers for leaf in ("weight", "codebook", "indices", "mask")}
     state = dict(file.state([name for name in names if name not in own] + parts))
     replacements = {}
     for prefix, layer in layers.items():
-        like = layer.codebook if isinstance(layer, nn.SharedLinear) else layer.weight  # device and dtype to keep
-        bias = state.pop(prefix + "bias", None)
-        shape = tuple(state[prefix + "indices"].shape)
-        if shape != (layer.out_features, layer.in_features):
-            raise ValueError(f"load: {prefix}weight in the file has shape {shape}, the model's layer "
-                             f"({layer.out_features}, {layer.in_features})")
-        replacements[id(layer)] = nn.CompressedLinear.from_parts(
-            state.pop(prefix + "indices").to(like.device), state.pop(prefix + "mask").to(like.device),
-            state.pop(prefix + "codebook").to(like.device, like.dtype),
-            None if bias is None else bias.to(like.device, like.dtype))
+        shared = isinstance(layer, nn.SharedLayer)
+        like = layer.codebook if shared else layer.weight  # device and dtype to keep
+        shape, expected = tuple(state[prefix + "indices"].shape), tuple((layer.indices if shared else like).shape)
+        if shape != expected:
+            raise ValueError(f"load: {prefix}weight in the file has shape {shape}, the model's layer {expected}")
+        parts = (state.pop(prefix + "indices").to(like.device), state.pop(prefix + "mask").to(like.device),
+                 state.pop(prefix + "codebook").to(like.device, like.dtype))
+        if isinstance(layer, _EMBEDDINGS):
+            replacements[id(layer)] = nn.CompressedEmbedding.from_parts(*parts, like=layer)
+        else:
+            bias = state.pop(prefix + "bias", None)
+            replacements[id(layer)] = nn.CompressedLinear.from_parts(
+                *parts, None if bias is None else bias.to(like.device, like.dtype))
     return state, replacements
 
 
@@ -150,14 +158,15 @@ def _stored_layout(report: FileReport) -> Dict[str, torch.Tensor]:
     return {name: torch.empty(shape, device="meta") for name, shape in layout.items()}
 
 
-def _compressible_linear_layers(report: FileReport, model: torch.nn.Module) -> dict:
-    """Prefix ("fc." ...) -> layer, for the model's linear layers whose weight the file holds quantized."""
+def _compressible_layers(report: FileReport, model: torch.nn.Module) -> dict:
+    """Prefix ("fc." ...) -> layer, for the model's linear layers and embeddings whose weight the file
+    holds quantized."""
     quantized = {stats.name for stats in report.tensors if stats.kind.endswith("codebook")}
-    if isinstance(model, (torch.nn.Linear, nn.SharedLinear)) and "weight" in quantized:
-        raise TypeError("load(compressed=True): the model itself is a linear layer, which cannot be replaced in "
-                        "place; wrap it (nn.Sequential(layer))")
+    if isinstance(model, _COMPRESSIBLE) and "weight" in quantized:
+        raise TypeError(f"load(compressed=True): the model itself is a {type(model).__name__}, which cannot be "
+                        "replaced in place; wrap it (nn.Sequential(layer))")
     return {f"{name}.": module for name, module in model.named_modules()
-            if name and isinstance(module, (torch.nn.Linear, nn.SharedLinear)) and f"{name}.weight" in quantized}
+            if name and isinstance(module, _COMPRESSIBLE) and f"{name}.weight" in quantized}
 
 
 def inspect(path: PathLike, *, max_bytes: Optional[int] = None) -> FileReport:

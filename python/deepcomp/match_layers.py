@@ -7,7 +7,9 @@ from typing import List, Optional, Tuple
 import torch
 
 from ._layers import DENSE_OF, MASKED_TWIN, SHARED_TWIN, swap_children
-from .nn import CompressedLinear, SharedLayer
+from .nn import CompressedEmbedding, CompressedLinear, SharedLayer
+
+_COMPRESSED = (CompressedLinear, CompressedEmbedding)  # inference layers, with to_plain() of their own
 from .nn.shared_layer import MAX_BITS, MIN_BITS
 
 
@@ -102,13 +104,14 @@ def _fresh(kind: type, module: torch.nn.Module, bits: Optional[int]) -> torch.nn
 def to_plain(model: torch.nn.Module) -> torch.nn.Module:
     """Every deepcomp layer of model back to the torch layer it stands for, in place, and returns model:
     MaskedLinear / SharedLinear / CompressedLinear become nn.Linear, MaskedConv2d / SharedConv2d become
-    nn.Conv2d, each with its dense weight (decoded; exactly 0 where pruned), its bias, options, device,
-    dtype and training mode. The result is an ordinary PyTorch model (for export, or code that knows
+    nn.Conv2d, SharedEmbedding / CompressedEmbedding nn.Embedding (and so on for every layer type),
+    each with its dense weight (decoded; exactly 0 where pruned), its bias, options, device, dtype and
+    training mode. The result is an ordinary PyTorch model (for export, or code that knows
     only torch layers); the inverse of match_layers. Raises TypeError when the model itself is a
     deepcomp layer (wrap it: nn.Sequential(layer)); nothing changes then."""
     replacements = {}
     for module in model.modules():
-        if not isinstance(module, CompressedLinear) and DENSE_OF.get(type(module), type(module)) is type(module):
+        if not isinstance(module, _COMPRESSED) and DENSE_OF.get(type(module), type(module)) is type(module):
             continue  # a plain layer, or no layer of deepcomp's
         if module is model:
             raise TypeError(f"deepcomp.to_plain: the model itself is a {type(module).__name__}, which cannot "
@@ -119,12 +122,9 @@ def to_plain(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def _plain(module: torch.nn.Module) -> torch.nn.Module:
-    if isinstance(module, CompressedLinear):
-        layer = torch.nn.Linear(module.in_features, module.out_features, bias=module.bias is not None,
-                                device="meta", dtype=module.codebook.dtype).to_empty(device=module.codebook.device)
-        layer.train(module.training)
-    else:
-        layer = _fresh(DENSE_OF[type(module)], module, None)
+    if isinstance(module, _COMPRESSED):
+        return module.to_plain()
+    layer = _fresh(DENSE_OF[type(module)], module, None)
     with torch.no_grad():
         layer.weight.copy_(module.weight)
         if getattr(module, "bias", None) is not None:

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 import deepcomp
-from deepcomp.nn import CompressedLinear
+from deepcomp.nn import CompressedEmbedding, CompressedLinear
 
 
 class ConvNet(nn.Module):
@@ -43,8 +43,48 @@ def compressed_model():
     return model
 
 
-MODELS = {"masked": (masked_model, (2, 3, 8, 8)), "shared": (shared_model, (2, 3, 8, 8)),
-          "compressed": (compressed_model, (3, 40))}
+class Sequence(nn.Module):
+    """The layers with generic twins: an embedding, a 1-d convolution and a transposed one."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(30, 8)
+        self.conv = nn.Conv1d(8, 6, 3, padding=1)
+        self.up = nn.ConvTranspose1d(6, 4, 2, stride=2)
+
+    def forward(self, tokens):
+        return self.up(torch.relu(self.conv(self.embed(tokens).transpose(1, 2))))
+
+
+def masked_sequence():
+    model = Sequence()
+    deepcomp.prune(model, sparsity=0.6)
+    return model
+
+
+def shared_sequence():
+    model = masked_sequence()
+    deepcomp.quantize(model, bits=4)
+    return model
+
+
+def compressed_sequence():
+    model = shared_sequence()
+    model.embed = CompressedEmbedding.from_shared(model.embed)
+    return model
+
+
+def images():
+    return torch.randn(2, 3, 8, 8)
+
+
+def tokens():
+    return torch.randint(0, 30, (2, 5))
+
+
+MODELS = {"masked": (masked_model, images), "shared": (shared_model, images),
+          "compressed": (compressed_model, lambda: torch.randn(3, 40)), "masked sequence": (masked_sequence, tokens),
+          "shared sequence": (shared_sequence, tokens), "compressed sequence": (compressed_sequence, tokens)}
 
 
 def export(model, x, path, dynamo):
@@ -56,9 +96,9 @@ def export(model, x, path, dynamo):
 @pytest.mark.parametrize("kind", list(MODELS))
 def test_onnxruntime_gives_the_pytorch_output(kind, dynamo, tmp_path):
     torch.manual_seed(0)
-    build, input_shape = MODELS[kind]
+    build, make_input = MODELS[kind]
     model = build().eval()
-    x = torch.randn(input_shape)
+    x = make_input()
     expected = model(x)
     graph = export(model, x, str(tmp_path / "model.onnx"), dynamo).graph
     assert {node.domain for node in graph.node} <= {"", "ai.onnx"}, "only standard ONNX operators"

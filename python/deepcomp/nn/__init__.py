@@ -1,4 +1,5 @@
 """deepcomp's layers: thin torch.nn modules over the deepcomp ops."""
+from .compressed_embedding import CompressedEmbedding
 from .compressed_linear import CompressedLinear
 from .masked_conv2d import MaskedConv2d
 from .masked_layer import MaskedLayer, enforce_masks
@@ -11,7 +12,7 @@ from .shared_layers import (SharedConv1d, SharedConv3d, SharedConvTranspose1d, S
                             SharedConvTranspose3d, SharedEmbedding)
 from .shared_linear import SharedLinear
 
-__all__ = ["CompressedLinear", "MaskedConv1d", "MaskedConv2d", "MaskedConv3d", "MaskedConvTranspose1d",
+__all__ = ["CompressedEmbedding", "CompressedLinear", "MaskedConv1d", "MaskedConv2d", "MaskedConv3d", "MaskedConvTranspose1d",
            "MaskedConvTranspose2d", "MaskedConvTranspose3d", "MaskedEmbedding", "MaskedLayer", "MaskedLinear",
            "SharedConv1d", "SharedConv2d", "SharedConv3d", "SharedConvTranspose1d", "SharedConvTranspose2d",
            "SharedConvTranspose3d", "SharedEmbedding", "SharedLayer", "SharedLinear", "enforce_masks"]

@@ -72,6 +72,16 @@ class CompressedLinear(NotScriptable, torch.nn.Module):
         """How many weights the layer keeps."""
         return self.entries.numel()
 
+    def to_plain(self) -> torch.nn.Linear:
+        """The nn.Linear it stands for, with the decoded weight and the bias."""
+        plain = torch.nn.Linear(self.in_features, self.out_features, bias=self.bias is not None,
+                                device=self.codebook.device, dtype=self.codebook.dtype)
+        with torch.no_grad():
+            plain.weight.copy_(self.weight)
+            if self.bias is not None:
+                plain.bias.copy_(self.bias)
+        return plain.train(self.training)
+
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if standard_ops.exporting():
             return F.linear(input, self.weight, self.bias)

@@ -1,0 +1,106 @@
+"""deepcomp.nn.CompressedEmbedding: inference on a pruned, quantized embedding that decodes only the rows
+a lookup reads."""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from .. import ops
+from . import standard_ops
+from .scripting import NotScriptable
+from .shared_layers import SharedEmbedding
+
+
+class CompressedEmbedding(NotScriptable, torch.nn.Module):
+    """An embedding kept compressed for inference: its kept weights as compressed rows of 4-byte entries
+    (column << 8 | codebook index, CompressedLinear's packing) and the codebook. A lookup of n tokens
+    decodes their n rows only, so a large vocabulary stays at about 4 bytes per kept weight in memory.
+
+    row_ptr: int64 buffer (num_embeddings + 1); entries: int32 buffer (one per kept weight); codebook:
+    buffer (2^bits centroids). padding_idx, max_norm and norm_type as nn.Embedding's (max_norm rescales
+    the looked-up rows of the output; nothing is stored). Input: indices of any shape -> (*, embedding_dim)
+    in the codebook's dtype. No gradients: fine-tune a SharedEmbedding, then convert it with
+    from_shared(), or load a .dcz with deepcomp.load(path, model, compressed=True).
+    """
+
+    row_ptr: torch.Tensor
+    entries: torch.Tensor
+    codebook: torch.Tensor
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, row_ptr: torch.Tensor, entries: torch.Tensor,
+                 codebook: torch.Tensor, padding_idx: Optional[int] = None, max_norm: Optional[float] = None,
+                 norm_type: float = 2.0):
+        super().__init__()
+        if row_ptr.shape != (num_embeddings + 1,):
+            raise ValueError(f"CompressedEmbedding: row_ptr must have num_embeddings + 1 = {num_embeddings + 1} "
+                             f"entries, got shape {tuple(row_ptr.shape)}")
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
+        self.register_buffer("row_ptr", row_ptr)
+        self.register_buffer("entries", entries)
+        self.register_buffer("codebook", codebook)
+
+    @classmethod
+    def from_parts(cls, indices: torch.Tensor, mask: torch.Tensor, codebook: torch.Tensor,
+                   like: Optional[torch.nn.Module] = None) -> "CompressedEmbedding":
+        """From a shared weight: indices (uint8) and mask (bool), both (num_embeddings, embedding_dim), and its
+        codebook (copied, detached, on their device); padding_idx, max_norm and norm_type from `like` (an
+        nn.Embedding or its twin) if given."""
+        row_ptr, entries = ops.compressed_linear_pack(indices, mask)
+        options = {name: getattr(like, name) for name in ("padding_idx", "max_norm", "norm_type")} if like else {}
+        return cls(indices.shape[0], indices.shape[1], row_ptr, entries, codebook.detach().clone(), **options)
+
+    @classmethod
+    def from_shared(cls, layer: SharedEmbedding) -> "CompressedEmbedding":
+        """The same layer as a CompressedEmbedding (the same outputs)."""
+        if not isinstance(layer, SharedEmbedding):
+            raise TypeError(f"CompressedEmbedding.from_shared needs a deepcomp.nn.SharedEmbedding, got "
+                            f"{type(layer).__name__}")
+        return cls.from_parts(layer.indices, layer.mask, layer.codebook, layer).train(layer.training)
+
+    @property
+    def bits(self) -> int:
+        return self.codebook.numel().bit_length() - 1
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The dense (num_embeddings, embedding_dim) weight (a new tensor)."""
+        return standard_ops.compressed_weight(self.row_ptr, self.entries, self.codebook, self.num_embeddings,
+                                              self.embedding_dim)
+
+    def kept(self) -> int:
+        """How many weights the layer keeps."""
+        return self.entries.numel()
+
+    def to_plain(self) -> torch.nn.Embedding:
+        """The nn.Embedding it stands for, with the decoded weight."""
+        plain = torch.nn.Embedding(self.num_embeddings, self.embedding_dim, self.padding_idx, self.max_norm,
+                                   self.norm_type, device=self.codebook.device, dtype=self.codebook.dtype)
+        with torch.no_grad():
+            plain.weight.copy_(self.weight)
+        return plain.train(self.training)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if standard_ops.exporting():
+            return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type)
+        if input.is_floating_point() or input.is_complex():
+            raise TypeError(f"CompressedEmbedding: the input holds indices, got {input.dtype}")
+        tokens = input.reshape(-1).long()
+        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.num_embeddings):
+            raise IndexError(f"CompressedEmbedding: an index is out of range for {self.num_embeddings} rows")
+        # Each looked-up row's entries: its slice of `entries`, laid end to end.
+        starts, counts = self.row_ptr[tokens], self.row_ptr[tokens + 1] - self.row_ptr[tokens]
+        row = torch.repeat_interleave(torch.arange(tokens.numel(), device=tokens.device), counts)
+        first = torch.cumsum(counts, 0) - counts
+        position = starts[row] + torch.arange(row.numel(), device=tokens.device) - first[row]
+        entries = self.entries[position].long()
+        output = torch.zeros(tokens.numel(), self.embedding_dim, dtype=self.codebook.dtype, device=self.codebook.device)
+        output[row, torch.div(entries, 256, rounding_mode="floor")] = self.codebook[torch.remainder(entries, 256)]
+        if self.max_norm is not None:  # nn.Embedding's renormalisation, of the output only
+            norms = output.norm(p=self.norm_type, dim=1, keepdim=True)
+            output = torch.where(norms > self.max_norm, output * (self.max_norm / (norms + 1e-7)), output)
+        return output.view(*input.shape, self.embedding_dim)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_embeddings}, {self.embedding_dim}, padding_idx={self.padding_idx}, bits={self.bits}, "
+                f"kept={self.kept()}/{self.num_embeddings * self.embedding_dim}")
