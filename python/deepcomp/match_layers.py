@@ -7,9 +7,8 @@ from typing import List, Optional, Tuple
 import torch
 
 from ._layers import DENSE_OF, MASKED_TWIN, SHARED_TWIN, swap_children
-from .nn import CompressedEmbedding, CompressedLinear, SharedLayer
-
-_COMPRESSED = (CompressedLinear, CompressedEmbedding)  # inference layers, with to_plain() of their own
+from .nn import SharedLayer
+from .nn.compressed_rows import CompressedRows  # the inference layers, with to_plain() of their own
 from .nn.shared_layer import MAX_BITS, MIN_BITS
 
 
@@ -111,7 +110,7 @@ def to_plain(model: torch.nn.Module) -> torch.nn.Module:
     deepcomp layer (wrap it: nn.Sequential(layer)); nothing changes then."""
     replacements = {}
     for module in model.modules():
-        if not isinstance(module, _COMPRESSED) and DENSE_OF.get(type(module), type(module)) is type(module):
+        if not isinstance(module, CompressedRows) and DENSE_OF.get(type(module), type(module)) is type(module):
             continue  # a plain layer, or no layer of deepcomp's
         if module is model:
             raise TypeError(f"deepcomp.to_plain: the model itself is a {type(module).__name__}, which cannot "
@@ -122,7 +121,7 @@ def to_plain(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def _plain(module: torch.nn.Module) -> torch.nn.Module:
-    if isinstance(module, _COMPRESSED):
+    if isinstance(module, CompressedRows):
         return module.to_plain()
     layer = _fresh(DENSE_OF[type(module)], module, None)
     with torch.no_grad():

@@ -7,11 +7,11 @@ import torch.nn.functional as F
 
 from .. import ops
 from . import standard_ops
-from .scripting import NotScriptable
+from .compressed_rows import CompressedRows
 from .shared_layers import SharedEmbedding
 
 
-class CompressedEmbedding(NotScriptable, torch.nn.Module):
+class CompressedEmbedding(CompressedRows):
     """An embedding kept compressed for inference: its kept weights as compressed rows of 4-byte entries
     (column << 8 | codebook index, CompressedLinear's packing) and the codebook. A lookup of n tokens
     decodes their n rows only, so a large vocabulary stays at about 4 bytes per kept weight in memory.
@@ -22,10 +22,6 @@ class CompressedEmbedding(NotScriptable, torch.nn.Module):
     in the codebook's dtype. No gradients: fine-tune a SharedEmbedding, then convert it with
     from_shared(), or load a .dcz with deepcomp.load(path, model, compressed=True).
     """
-
-    row_ptr: torch.Tensor
-    entries: torch.Tensor
-    codebook: torch.Tensor
 
     def __init__(self, num_embeddings: int, embedding_dim: int, row_ptr: torch.Tensor, entries: torch.Tensor,
                  codebook: torch.Tensor, padding_idx: Optional[int] = None, max_norm: Optional[float] = None,
@@ -59,18 +55,8 @@ class CompressedEmbedding(NotScriptable, torch.nn.Module):
         return cls.from_parts(layer.indices, layer.mask, layer.codebook, layer).train(layer.training)
 
     @property
-    def bits(self) -> int:
-        return self.codebook.numel().bit_length() - 1
-
-    @property
-    def weight(self) -> torch.Tensor:
-        """The dense (num_embeddings, embedding_dim) weight (a new tensor)."""
-        return standard_ops.compressed_weight(self.row_ptr, self.entries, self.codebook, self.num_embeddings,
-                                              self.embedding_dim)
-
-    def kept(self) -> int:
-        """How many weights the layer keeps."""
-        return self.entries.numel()
+    def weight_shape(self):
+        return self.num_embeddings, self.embedding_dim
 
     def to_plain(self) -> torch.nn.Embedding:
         """The nn.Embedding it stands for, with the decoded weight."""

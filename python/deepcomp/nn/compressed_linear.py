@@ -6,11 +6,11 @@ import torch.nn.functional as F
 
 from .. import ops
 from . import standard_ops
-from .scripting import NotScriptable
+from .compressed_rows import CompressedRows
 from .shared_linear import SharedLinear
 
 
-class CompressedLinear(NotScriptable, torch.nn.Module):
+class CompressedLinear(CompressedRows):
     """A linear layer kept compressed for inference (deepcomp.ops.compressed_linear): only its kept
     weights, as compressed rows of 4-byte entries (column << 8 | codebook index), and the codebook.
     The EIE idea: a batch-1 forward reads 4 bytes per kept weight where a dense layer reads 4 per weight.
@@ -21,9 +21,6 @@ class CompressedLinear(NotScriptable, torch.nn.Module):
     with from_shared(), or load a .dcz with deepcomp.load(path, model, compressed=True).
     """
 
-    row_ptr: torch.Tensor
-    entries: torch.Tensor
-    codebook: torch.Tensor
     bias: Optional[torch.Tensor]
 
     def __init__(self, in_features: int, out_features: int, row_ptr: torch.Tensor, entries: torch.Tensor,
@@ -59,18 +56,8 @@ class CompressedLinear(NotScriptable, torch.nn.Module):
         return compressed.train(layer.training)
 
     @property
-    def bits(self) -> int:
-        return self.codebook.numel().bit_length() - 1
-
-    @property
-    def weight(self) -> torch.Tensor:
-        """The dense (out_features, in_features) weight: codebook entries where kept, 0 elsewhere (a new tensor)."""
-        return standard_ops.compressed_weight(self.row_ptr, self.entries, self.codebook, self.out_features,
-                                              self.in_features)
-
-    def kept(self) -> int:
-        """How many weights the layer keeps."""
-        return self.entries.numel()
+    def weight_shape(self):
+        return self.out_features, self.in_features
 
     def to_plain(self) -> torch.nn.Linear:
         """The nn.Linear it stands for, with the decoded weight and the bias."""
