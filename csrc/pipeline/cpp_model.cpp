@@ -186,9 +186,14 @@ CppModel describe_model(torch::nn::Module& model) {
   CppModel described;
   // Children of containers that call their own typed list of modules: replace_module would not reach it.
   std::unordered_map<const torch::nn::Module*, const char*> held_by;
+  // Children of torch's other modules (MultiheadAttention's out_proj, a TransformerEncoderLayer's
+  // linear1, ...): computed with through the parent's own typed members.
+  std::unordered_map<const torch::nn::Module*, std::string> member_of;
   for (const auto& module : model.modules(/*include_self=*/true)) {
     if (const char* container = container_name(*module)) {
       for (const auto& child : module->children()) held_by[child.get()] = container;
+    } else if (module->name().rfind("torch::nn::", 0) == 0 && cpp_kind_of(*module) == nullptr) {
+      for (const auto& child : module->children()) member_of[child.get()] = module->name();
     }
   }
   for (const auto& item : model.named_modules("", /*include_self=*/true)) {
@@ -206,6 +211,10 @@ CppModel describe_model(torch::nn::Module& model) {
     }
     for (const auto& parameter : module.named_parameters(/*recurse=*/false)) {
       entry.has_weight_matrix = entry.has_weight_matrix || parameter.value().dim() >= 2;
+    }
+    if (const auto found = member_of.find(&module); found != member_of.end()) {
+      entry.leave_reason = "is computed with by its parent " + found->second +
+                           " through its own member, which deepcomp cannot change or replace";
     }
     if (entry.name.empty()) {
       entry.fixed_reason = "cannot be replaced in place; register it as a child of a parent module";

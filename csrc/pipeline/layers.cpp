@@ -55,7 +55,7 @@ const UseInfo& info(LayerUse use) {
 
 bool accepts(LayerUse use, const ModuleEntry& entry) {
   const auto* kind = find_layer_kind(entry.kind);
-  if (kind == nullptr) return false;
+  if (kind == nullptr || !entry.leave_reason.empty()) return false;
   const auto& i = info(use);
   switch (kind->stage) {
     case LayerStage::dense: return i.accepts_dense;
@@ -77,6 +77,7 @@ bool replaces(LayerUse use, const ModuleEntry& entry) {
 
 // Why a weighted module a call does not accept is left alone.
 std::string skip_reason(LayerUse use, const ModuleEntry& entry) {
+  if (!entry.leave_reason.empty()) return entry.leave_reason;
   if (!entry.subclass_of.empty()) {
     return "a subclass of " + entry.subclass_of + ", which may compute something else than its weight implies; "
            "deepcomp changes exact " + entry.subclass_of + " layers only";
@@ -215,6 +216,8 @@ const LayerKind* find_layer_kind(std::string_view name) {
 size_t check_layer(const ModelEntries& model, LayerUse use, const std::string& caller, const std::string& name) {
   const size_t index = find_named(model, use, caller, name);
   const auto& entry = model[index];
+  DEEPCOMP_CHECK_TYPE(entry.leave_reason.empty(), caller, ": layer '", name, "' (", entry.type, ") ",
+                      entry.leave_reason);
   DEEPCOMP_CHECK_TYPE(
       accepts(use, entry), caller, ": layer '", name, "' is ", article(entry.type), " ", entry.type, "; ", caller,
       " accepts ", info(use).kinds,

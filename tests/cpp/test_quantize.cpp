@@ -66,3 +66,24 @@ TEST_CASE("quantize refuses layers a Sequential would keep running, before chang
                         Catch::Contains("forward_child"));
   CHECK((*model)[0]->as<deepcomp::nn::MaskedLinearImpl>() != nullptr);
 }
+
+TEST_CASE("layers a torch module computes with through its own members are left alone", "[quantize][errors]") {
+  // MultiheadAttention reads its out_proj member: a replaced (or changed) registered child would never run.
+  struct Model : torch::nn::Module {
+    Model() {
+      register_module("attn", torch::nn::MultiheadAttention(8, 2));
+      register_module("fc", torch::nn::Linear(8, 2));
+    }
+  };
+  auto model = std::make_shared<Model>();
+  const auto report = deepcomp::quantize(*model, {});
+  REQUIRE(report.layers.size() == 1);
+  CHECK(report.layers[0].name == "fc");
+  const auto skipped = std::find_if(report.skipped.begin(), report.skipped.end(),
+                                    [](const auto& layer) { return layer.name == "attn.out_proj"; });
+  REQUIRE(skipped != report.skipped.end());
+  CHECK(skipped->reason.find("torch::nn::MultiheadAttention through its own member") != std::string::npos);
+  CHECK(model->named_modules()["attn.out_proj"]->as<torch::nn::LinearImpl>() != nullptr);
+  CHECK_THROWS_WITH(deepcomp::prune(*model, {.sparsity = 0.5, .layers = std::vector<std::string>{"attn.out_proj"}}),
+                    Catch::Contains("layer 'attn.out_proj'") && Catch::Contains("through its own member"));
+}

@@ -57,6 +57,10 @@ struct ModuleEntry {
   std::string fixed_reason;
   torch::Tensor weight;  // table kinds: the dense weight (a shared layer's decoded one), detached
   torch::Tensor mask;    // table kinds: bool, true = kept (all true for a plain layer)
+  // Why the pipeline must leave this layer of a table kind alone ("" = it need not): C++, a child that
+  // a torch module computes with through its own member, so that neither a changed nor a replaced
+  // layer would be what runs. Skipped with this reason; refused when named.
+  std::string leave_reason;
 };
 using ModelEntries = std::vector<ModuleEntry>;
 
