@@ -25,3 +25,12 @@ def test_a_changed_summary_makes_the_page_stale(tmp_path):
     assert f"{summary['file_bytes'] - 1:,}".replace(",", " ") + " B" in page
     assert f"{summary['file_bytes']:,}".replace(",", " ") + " B" in results_doc.generated(
         page, results_doc.summaries(tmp_path / "results"))
+
+
+def test_the_post_training_page_quotes_the_committed_summaries():
+    page = (ROOT / "docs" / "post_training.md").read_text()
+    for network in ("transformer", "resnet"):
+        table = (ROOT / "results" / network / "summary.md").read_text().strip()
+        assert table in page, f"docs/post_training.md does not quote results/{network}/summary.md"
+        command = json.loads((ROOT / "results" / network / "summary.json").read_text())["command"].strip()
+        assert f"`{command}`" in page

@@ -1,12 +1,13 @@
-"""Post-training compression of a small transformer encoder (examples/transformer/encoder.py) trained on
-Fashion-MNIST here: every option of deepcomp for a model one cannot afford to retrain, measured as file
-bytes against the quality of the model's output (its pooled embedding: mean cosine to the original's
-over the test set) and accuracy, then one short fine-tune of the codebooks.
+"""Post-training compression of a network trained on Fashion-MNIST here: a small transformer encoder
+(encoder.py) or a ResNet-18-shaped network (resnet.py). Every option of deepcomp for a model one cannot
+afford to retrain, measured as file bytes against the quality of the model's output (its pooled
+embedding: mean cosine to the original's over the test set) and accuracy, then one short fine-tune.
 
-    python examples/transformer/post_training.py            # ~5 minutes on 2 cores
-    python examples/transformer/post_training.py --epochs 1 --train-limit 5000   # a quick check
+    python examples/post_training/post_training.py --network transformer   # ~2 minutes on 2 cores
+    python examples/post_training/post_training.py --network resnet --epochs 2 --train-limit 20000  # ~8 minutes
+    python examples/post_training/post_training.py --epochs 1 --train-limit 5000   # a quick check
 
-Writes OUT/summary.json and OUT/summary.md (default results/transformer)."""
+Writes OUT/summary.json and OUT/summary.md (default results/<network>)."""
 import argparse
 import copy
 import json
@@ -20,8 +21,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lenet"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import encoder  # noqa: E402
 import fashion_mnist  # noqa: E402
-from encoder import Encoder, tokenize  # noqa: E402
+import resnet  # noqa: E402
 
 import deepcomp  # noqa: E402
 
@@ -66,13 +68,18 @@ def file_bytes(model):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--network", choices=["transformer", "resnet"], default="transformer")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--train-limit", type=int, default=None)
+    parser.add_argument("--test-limit", type=int, default=None, help="test images measured (default: all 10000)")
     parser.add_argument("--calibration", type=int, default=512, help="training images the statistics see")
     parser.add_argument("--finetune-epochs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="results/transformer")
+    parser.add_argument("--out", default=None, help="default: results/<network>")
     args = parser.parse_args()
+    args.out = args.out or os.path.join("results", args.network)
+    inputs, build = {"transformer": (encoder.tokenize, encoder.Encoder),
+                     "resnet": (resnet.inputs, resnet.ResNet)}[args.network]
     torch.manual_seed(args.seed)
     started = time.time()
 
@@ -80,8 +87,10 @@ def main():
     test_images, test_labels = fashion_mnist.load("test")
     if args.train_limit:
         images, labels = images[:args.train_limit], labels[:args.train_limit]
-    tokens, test_tokens = tokenize(images), tokenize(test_images)
-    model = Encoder()
+    if args.test_limit:
+        test_images, test_labels = test_images[:args.test_limit], test_labels[:args.test_limit]
+    tokens, test_tokens = inputs(images), inputs(test_images)  # what the network reads
+    model = build()
     train(model, model.parameters(), tokens, labels, args.epochs, 3e-3, args.seed)
     accuracy, reference, _ = evaluate(model, test_tokens, test_labels)
     fp32_bytes = 4 * sum(p.numel() for p in model.state_dict().values())
@@ -110,7 +119,7 @@ def main():
                 lambda m: deepcomp.quantize(m, bits=bits, weights=calibration))
         measure(f"quantize {bits} bits, exact k-means weighted by calibration",
                 lambda m: deepcomp.quantize(m, bits=bits, weights=calibration, method="exact"))
-    measure("paper's widths (Linear 5, Embedding 8 bits), weighted", lambda m: deepcomp.quantize(m, weights=calibration))
+    measure("the default widths (Linear 5, others 8 bits), weighted", lambda m: deepcomp.quantize(m, weights=calibration))
 
     def pruned_and_quantized(m, bits=4):
         deepcomp.prune(m, sparsity=0.5, criterion="activation", calibration=calibration)
@@ -118,7 +127,7 @@ def main():
             tokens[:args.calibration], labels, 128)]))
 
     compressed = measure("prune 50% by activation, then 4 bits weighted", pruned_and_quantized)
-    # A short fine-tune of the codebooks (and the raw LayerNorm and bias parameters) on the training set.
+    # A short fine-tune of the codebooks (and the raw normalisation and bias parameters) on the training set.
     train(compressed, compressed.parameters(), tokens, labels, args.finetune_epochs, 1e-3, args.seed + 1)
     size, rate = file_bytes(compressed)
     acc, _, cosine = evaluate(compressed, test_tokens, test_labels, reference)
@@ -127,8 +136,10 @@ def main():
     print(f"{rows[-1]['option']:58s} {size:8d} B {rate:6.2f}x  cosine {cosine:.4f}  accuracy {acc:.4f}")
 
     os.makedirs(args.out, exist_ok=True)
-    summary = {"network": "transformer encoder (2 blocks, dim 64, 4 heads) on Fashion-MNIST tokens",
-               "command": "python examples/transformer/post_training.py " + " ".join(sys.argv[1:]),
+    names = {"transformer": "transformer encoder (2 blocks, dim 64, 4 heads) on Fashion-MNIST tokens",
+             "resnet": "ResNet-18-shaped network (16-128 channels, grouped 3x3 convolutions) on Fashion-MNIST"}
+    summary = {"network": names[args.network],
+               "command": "python examples/post_training/post_training.py " + " ".join(sys.argv[1:]),
                "trained_accuracy": accuracy, "fp32_bytes": fp32_bytes, "calibration_images": args.calibration,
                "rows": rows, "seconds": round(time.time() - started, 1)}
     with open(os.path.join(args.out, "summary.json"), "w") as stream:
