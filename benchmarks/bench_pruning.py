@@ -1,11 +1,13 @@
 """Forward+backward time of deepcomp's masked layers against dense layers and torch.nn.utils.prune.
 
 For each shape (Linear 784->300 at batch 128, Linear 9216->4096 at batch 32, Conv2d 3x3 256->256
-padding 1 on 28x28 at batch 8) three variants are timed on the same weights and input:
-  dense          nn.Linear / nn.Conv2d, unpruned (the baseline);
-  deepcomp       MaskedLinear / MaskedConv2d, pruned to 90% sparsity with deepcomp.prune;
+padding 1 on 28x28 at batch 8; and layers whose masked twins run the torch layer's own forward with
+the masked weight: Conv1d k3 512->512 on 256 steps at batch 8, Embedding 30000x256 looking up 32x128
+tokens) three variants are timed on the same weights and input:
+  dense          the torch layer, unpruned (the baseline);
+  deepcomp       its masked twin, pruned to 90% sparsity with deepcomp.prune;
   torch.prune    torch.nn.utils.prune.l1_unstructured(amount=0.9) on a copy of the dense layer.
-One iteration is forward, sum loss, backward (the input requires grad, so every variant computes
+One iteration is forward, sum loss, backward (a float input requires grad, so every variant computes
 the input, weight and bias gradients), grads reset to None. The table gives the median (p10, p90)
 in ms and the ratio of the median to the dense median of the same shape; the last lines say
 whether deepcomp met its goal (<= 1.10x dense and faster than torch.nn.utils.prune) in this run.
@@ -29,11 +31,21 @@ from deepcomp.report import format_table
 SPARSITY = 0.9
 GOAL_RATIO = 1.10
 
-# (name, dense layer factory, input shape)
+def floats(*shape):
+    return lambda device, dtype: torch.randn(shape, device=device, dtype=dtype, requires_grad=True)
+
+
+def tokens(vocabulary, *shape):
+    return lambda device, dtype: torch.randint(0, vocabulary, shape, device=device)
+
+
+# (name, dense layer factory, input factory (device, dtype))
 SHAPES = [
-    ("Linear 784->300, batch 128", lambda: torch.nn.Linear(784, 300), (128, 784)),
-    ("Linear 9216->4096, batch 32", lambda: torch.nn.Linear(9216, 4096), (32, 9216)),
-    ("Conv2d 3x3 256->256 28x28, batch 8", lambda: torch.nn.Conv2d(256, 256, 3, padding=1), (8, 256, 28, 28)),
+    ("Linear 784->300, batch 128", lambda: torch.nn.Linear(784, 300), floats(128, 784)),
+    ("Linear 9216->4096, batch 32", lambda: torch.nn.Linear(9216, 4096), floats(32, 9216)),
+    ("Conv2d 3x3 256->256 28x28, batch 8", lambda: torch.nn.Conv2d(256, 256, 3, padding=1), floats(8, 256, 28, 28)),
+    ("Conv1d k3 512->512 256 steps, batch 8", lambda: torch.nn.Conv1d(512, 512, 3, padding=1), floats(8, 512, 256)),
+    ("Embedding 30000x256, 32x128 tokens", lambda: torch.nn.Embedding(30000, 256), tokens(30000, 32, 128)),
 ]
 
 
@@ -84,12 +96,12 @@ def time_step(module: torch.nn.Module, x: torch.Tensor, sync) -> float:
     return time.perf_counter() - start
 
 
-def bench_shape(make_dense, input_shape, args) -> dict:
+def bench_shape(make_dense, make_input, args) -> dict:
     """Seconds per iteration for each variant: {variant: [times]}."""
     dtype = getattr(torch, args.dtype)
     dense = make_dense().to(args.device, dtype)
     variants = make_variants(dense)
-    x = torch.randn(input_shape, device=args.device, dtype=dtype, requires_grad=True)
+    x = make_input(args.device, dtype)
     sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     for _ in range(args.warmup):
         for module in variants.values():
@@ -143,8 +155,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     results = []
-    for shape, make_dense, input_shape in SHAPES:
-        results += summarize(shape, bench_shape(make_dense, input_shape, args))
+    for shape, make_dense, make_input in SHAPES:
+        results += summarize(shape, bench_shape(make_dense, make_input, args))
     met = verdicts(results)
     print_report(results, met, args)
     if args.json:

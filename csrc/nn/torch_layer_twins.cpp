@@ -107,9 +107,18 @@ TWIN_TEMPLATE void MASKED::pretty_print(std::ostream& stream) const { print_as(s
 
 TWIN_TEMPLATE torch::Tensor MASKED::forward(Inputs... inputs) {
   Plain plain(*plain_);  // the options; the tensors it computes with are these
-  plain.weight = ops::apply_mask(weight, mask);
-  if constexpr (kHasBias<Plain>) plain.bias = bias;
-  return plain.forward(std::forward<Inputs>(inputs)...);
+  if constexpr (std::is_same_v<Plain, torch::nn::EmbeddingImpl>) {
+    // The looked-up rows masked, not the whole table: the same output, a gradient that is 0 wherever
+    // pruned, for the cost of a lookup instead of a table-sized copy (max_norm as Embedding's).
+    plain.weight = weight;
+    const auto rows = plain.forward(inputs...);
+    const torch::Tensor& indices = std::get<0>(std::forward_as_tuple(inputs...));
+    return torch::where(mask.index({indices}), rows, torch::zeros({}, rows.options()));
+  } else {
+    plain.weight = ops::apply_mask(weight, mask);
+    if constexpr (kHasBias<Plain>) plain.bias = bias;
+    return plain.forward(std::forward<Inputs>(inputs)...);
+  }
 }
 
 TWIN_TEMPLATE SHARED::SharedImpl(const Plain& like, const SharedWeight& shared, const torch::Tensor& bias)

@@ -47,5 +47,13 @@ class MaskedConvTranspose3d(_MaskedByForward, torch.nn.ConvTranspose3d):
 
 class MaskedEmbedding(_MaskedByForward, torch.nn.Embedding):
     """nn.Embedding with a pruning mask (bool buffer `mask` of the weight's shape, True = kept).
-    max_norm renormalises the looked-up rows of the masked weight for the output only (nn.Embedding
-    also rescales its stored rows). sparse=True is refused: the gradient reaches `weight` masked, dense."""
+    sparse=True is refused: the gradient reaches `weight` masked, dense."""
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if standard_ops.exporting():
+            return super().forward(input)
+        # The looked-up rows masked, not the whole table: the same output, a gradient that is 0 wherever
+        # pruned, for the cost of a lookup instead of a table-sized copy (max_norm as nn.Embedding's).
+        rows = torch.nn.functional.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                                             self.scale_grad_by_freq, self.sparse)
+        return torch.where(self.mask[input], rows, torch.zeros((), dtype=rows.dtype, device=rows.device))
