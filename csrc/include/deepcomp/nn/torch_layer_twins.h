@@ -1,9 +1,10 @@
 // deepcomp::nn's masked and shared twins of the torch layers that have no fused op of their own:
 // Conv1d, Conv3d, ConvTranspose1d/2d/3d and Embedding (MaskedConv1d, SharedConv1d, ...). Each keeps its
-// torch layer's options as a copy of that layer with empty meta tensors, and computes through the torch
+// torch layer's options as a copy of that layer without its tensors, and computes through the torch
 // layer's own forward, handed the weight masked (ops::apply_mask: its gradient is masked too) or
 // decoded (ops::codebook_decode: the codebook's gradient is the per-cluster sum). forward takes what
 // the torch layer's forward takes (transposed convolutions: input and output_size, std::nullopt for none).
+// MaskedEmbedding masks only the rows it looks up, not the whole table.
 //   MaskedX: weight: Parameter of the torch layer's shape; bias: Parameter or undefined (Embedding:
 //     none); mask: bool buffer of the weight's shape (true = kept). Pruned weights are kept at exactly 0.
 //   SharedX: codebook: Parameter (2^bits); indices: uint8 buffer and mask: bool buffer of the weight's
@@ -52,7 +53,7 @@ class MaskedImpl<Plain, torch::Tensor (Plain::*)(Inputs...)> : public torch::nn:
   void pretty_print(std::ostream& stream) const override;
 
   torch::Tensor forward(Inputs... inputs);
-  // The torch layer it computes through, its tensors empty meta ones: its options.
+  // The torch layer it computes through, without its tensors (undefined): its options.
   const Plain& plain() const;
   // A new torch layer of these options, initialised as torch initialises it.
   std::shared_ptr<Plain> make_plain() const;
@@ -88,7 +89,7 @@ class SharedImpl<Plain, torch::Tensor (Plain::*)(Inputs...)> : public torch::nn:
   // The decoded dense weight (a new tensor, differentiable w.r.t. the codebook).
   torch::Tensor weight() const;
   int64_t bits() const { return bits_; }
-  // The torch layer it computes through, its tensors empty meta ones: its options.
+  // The torch layer it computes through, without its tensors (undefined): its options.
   const Plain& plain() const;
   // A new torch layer of these options, initialised as torch initialises it.
   std::shared_ptr<Plain> make_plain() const;
