@@ -192,7 +192,8 @@ CppModel describe_model(torch::nn::Module& model) {
   for (const auto& module : model.modules(/*include_self=*/true)) {
     if (const char* container = container_name(*module)) {
       for (const auto& child : module->children()) held_by[child.get()] = container;
-    } else if (module->name().rfind("torch::nn::", 0) == 0 && cpp_kind_of(*module) == nullptr) {
+    } else if (module->name().rfind("torch::nn::", 0) == 0 && module->name() != "torch::nn::Module" &&
+               cpp_kind_of(*module) == nullptr) {  // (a plain torch::nn::Module is a user's own parent)
       for (const auto& child : module->children()) member_of[child.get()] = module->name();
     }
   }

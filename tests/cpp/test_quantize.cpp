@@ -86,4 +86,8 @@ TEST_CASE("layers a torch module computes with through its own members are left 
   CHECK(model->named_modules()["attn.out_proj"]->as<torch::nn::LinearImpl>() != nullptr);
   CHECK_THROWS_WITH(deepcomp::prune(*model, {.sparsity = 0.5, .layers = std::vector<std::string>{"attn.out_proj"}}),
                     Catch::Contains("layer 'attn.out_proj'") && Catch::Contains("through its own member"));
+  // a plain torch::nn::Module as the parent is the user's own, calling its children as registered
+  auto parent = std::make_shared<torch::nn::Module>();
+  parent->register_module("fc", torch::nn::Linear(4, 2));
+  CHECK(deepcomp::quantize(*parent, {}).layers.size() == 1);
 }
