@@ -21,6 +21,15 @@ int64_t channel_dim(at::IntArrayRef weight_shape, const torch::Tensor& input) {
 
 }  // namespace
 
+InputMoments::InputMoments(torch::Tensor sum_sq, int64_t samples) : samples_(samples) {
+  DEEPCOMP_CHECK_VALUE(samples >= 0, "calibration: samples must be >= 0, got ", samples);
+  if (sum_sq.defined()) {
+    DEEPCOMP_CHECK_VALUE(sum_sq.dim() == 1 && sum_sq.is_floating_point(),
+                         "calibration: the sums of squares are a 1-D floating-point tensor, got ", sum_sq.sizes());
+    sum_sq_ = sum_sq.detach().to(torch::kCPU, torch::kDouble).clone();
+  }
+}
+
 void InputMoments::add(const std::string& kind, at::IntArrayRef weight_shape, const torch::Tensor& input) {
   torch::NoGradGuard no_grad;
   torch::Tensor sum_sq;

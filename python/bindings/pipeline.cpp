@@ -190,6 +190,13 @@ void bind_calibration(py::module_& m) {
       .def("merge", &InputMoments::merge, py::arg("other"), "adds another's counts of the same layer")
       .def("mean_square", &InputMoments::mean_square, "E[x^2] per input feature (float64, CPU)")
       .def_property_readonly("samples", &InputMoments::samples, "positions counted per feature")
+      .def(py::pickle(  // so torch.distributed.all_gather_object and torch.save carry it
+          [](const InputMoments& moments) { return py::make_tuple(moments.sum_sq(), moments.samples()); },
+          [](const py::tuple& state) {
+            TORCH_CHECK_VALUE(state.size() == 2, "InputMoments: a pickled state is (sum_sq, samples)");
+            const auto sum_sq = state[0].is_none() ? torch::Tensor() : state[0].cast<torch::Tensor>();
+            return InputMoments(sum_sq, state[1].cast<int64_t>());
+          }))
       .def("__repr__", [](const InputMoments& moments) {
         return "InputMoments(features=" + std::to_string(moments.mean_square().numel()) +
                ", samples=" + std::to_string(moments.samples()) + ")";

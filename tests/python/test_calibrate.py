@@ -140,3 +140,18 @@ def test_weighted_exact_k_means_lowers_the_weighted_error_it_minimises():
         return float((importance * (weight - codebook[indices.long()]).square()).sum())
 
     assert weighted_error(*weighted) < weighted_error(*plain)
+
+
+def test_statistics_pickle_so_that_ranks_can_gather_and_merge_them():
+    import pickle
+
+    calibration = deepcomp.calibrate(Net(), _batches())
+    copied = pickle.loads(pickle.dumps(calibration))
+    for name, moments in calibration.items():
+        assert torch.equal(copied[name].mean_square(), moments.mean_square())
+        assert copied[name].samples == moments.samples
+    merged = pickle.loads(pickle.dumps(deepcomp.InputMoments()))  # nothing counted yet
+    merged.merge(calibration["fc"])
+    merged.merge(copied["fc"])
+    assert merged.samples == 2 * calibration["fc"].samples
+    torch.testing.assert_close(merged.mean_square(), calibration["fc"].mean_square())

@@ -21,6 +21,9 @@ namespace deepcomp {
 // The second moments of one layer's input features.
 class InputMoments {
  public:
+  InputMoments() = default;
+  // Counts kept elsewhere (another rank's, a saved calibration's): Σx² per feature and the samples.
+  InputMoments(torch::Tensor sum_sq, int64_t samples);
   // Counts `input`, what the forward of a layer of this kind (a layer_kinds() name: "Linear",
   // "MaskedConv2d", ...) and weight shape gets: per input feature (a Linear's last dimension, a
   // convolution's channel, an embedding's row) the sum of x² over every other position; an embedding
@@ -33,6 +36,8 @@ class InputMoments {
   torch::Tensor mean_square() const;
   // The positions counted per feature.
   int64_t samples() const { return samples_; }
+  // Σx² per input feature (float64 on the CPU; undefined before anything was added).
+  const torch::Tensor& sum_sq() const { return sum_sq_; }
 
  private:
   torch::Tensor sum_sq_;  // float64, one per input feature
