@@ -34,7 +34,8 @@ void InputMoments::add(const std::string& kind, at::IntArrayRef weight_shape, co
   torch::NoGradGuard no_grad;
   torch::Tensor sum_sq;
   int64_t samples = 0;
-  switch (kind_named(kind).input) {
+  const InputLayout layout = kind_named(kind).input;
+  switch (layout) {
     case InputLayout::rows: {
       DEEPCOMP_CHECK_VALUE(!input.is_floating_point() && !input.is_complex(),
                            "calibration: an embedding's input holds indices, got ", input.scalar_type());
@@ -58,8 +59,7 @@ void InputMoments::add(const std::string& kind, at::IntArrayRef weight_shape, co
     case InputLayout::transposed_channels: {
       const int64_t dim = channel_dim(weight_shape, input);
       const int64_t channels = input.size(dim);
-      const bool fits = kind_named(kind).input == InputLayout::channels ? channels % weight_shape[1] == 0
-                                                                        : channels == weight_shape[0];
+      const bool fits = layout == InputLayout::channels ? channels % weight_shape[1] == 0 : channels == weight_shape[0];
       DEEPCOMP_CHECK_VALUE(fits, "calibration: a ", kind, " with weight shape ", weight_shape,
                            " cannot take an input of shape ", input.sizes());
       const auto x = input.detach().to(torch::kDouble).movedim(dim, 0).reshape({channels, -1});

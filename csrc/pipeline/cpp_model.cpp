@@ -130,16 +130,18 @@ CppKind cpp_kind(std::string_view name) {
   };
 }
 
-// The three kinds of a torch layer whose twins are those of nn/torch_layer_twins.h.
+// The three kinds of a torch layer whose twins are those of nn/torch_layer_twins.h (their names: the
+// layer table's).
 template <typename Plain>
 void add_by_forward(std::vector<CppKind>& table, std::string_view name) {
   using PlainImpl = typename Plain::ContainedType;
   using Masked = nn::MaskedImpl<PlainImpl>;
   using Shared = nn::SharedImpl<PlainImpl>;
-  static const std::string masked = "Masked" + std::string(name), shared = "Shared" + std::string(name);
-  table.push_back(cpp_kind<PlainImpl, Masked, Shared, Plain>(name));
-  table.push_back(cpp_kind<Masked, Masked, Shared, Plain>(masked));
-  table.push_back(cpp_kind<Shared, Masked, Shared, Plain>(shared));
+  const auto* kind = find_layer_kind(name);
+  TORCH_INTERNAL_ASSERT(kind != nullptr, name, " is not in layer_kinds()");
+  table.push_back(cpp_kind<PlainImpl, Masked, Shared, Plain>(kind->name));
+  table.push_back(cpp_kind<Masked, Masked, Shared, Plain>(kind->masked));
+  table.push_back(cpp_kind<Shared, Masked, Shared, Plain>(kind->shared));
 }
 
 const std::vector<CppKind>& cpp_kinds() {

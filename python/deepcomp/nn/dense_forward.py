@@ -67,9 +67,9 @@ def forward_with(dense_type: type, module: torch.nn.Module, weight: torch.Tensor
     return _FORWARDS[dense_type](module, weight, *args, **kwargs)
 
 
-def check_supported(dense_type: type, options: dict, twin: str) -> None:
+def check_supported(layer: torch.nn.Module, twin: str) -> None:
     """Refuses the options a twin cannot honour: sparse embedding gradients (the twins' weight is
     computed, so its gradient reaches the stored tensors through a dense masked or per-cluster sum)."""
-    if dense_type is torch.nn.Embedding and options.get("sparse"):
+    if getattr(layer, "sparse", False):
         raise ValueError(f"{twin}: sparse=True (sparse gradients) is not supported; the weight's gradient is "
                          "dense through the mask or the codebook. Use sparse=False")

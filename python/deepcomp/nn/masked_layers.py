@@ -6,7 +6,7 @@ import torch
 
 from .. import ops
 from . import standard_ops
-from .dense_forward import check_supported, dense_options, forward_with
+from .dense_forward import check_supported, forward_with
 from .masked_layer import MaskedLayer
 
 
@@ -17,7 +17,7 @@ class _MaskedByForward(MaskedLayer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        check_supported(self.dense_type, dense_options(self.dense_type, self), type(self).__name__)
+        check_supported(self, type(self).__name__)
         self._register_mask()
 
     def forward(self, *args, **kwargs) -> torch.Tensor:

@@ -6,7 +6,7 @@ import torch
 
 from .. import ops
 from . import standard_ops
-from .dense_forward import check_supported, dense_options, forward_with, layer_attributes
+from .dense_forward import check_supported, forward_with, layer_attributes
 from .shared_layer import SharedLayer
 
 
@@ -19,7 +19,7 @@ class _SharedByForward(SharedLayer):
         super().__init__()
         # The torch layer checks and normalises the arguments (on the meta device: nothing is allocated).
         dense = self.dense_type(*args, **kwargs, device="meta")
-        check_supported(self.dense_type, dense_options(self.dense_type, dense), type(self).__name__)
+        check_supported(dense, type(self).__name__)
         for name, value in layer_attributes(dense).items():
             setattr(self, name, value)
         bias = getattr(dense, "bias", None)
