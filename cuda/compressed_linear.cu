@@ -1,10 +1,11 @@
 // CUDA kernel of compressed_linear (twin: csrc/ops/cpu/compressed_linear.cpp): inference on a
 // pruned and quantized fully connected layer without decoding it, the EIE idea on a GPU.
 // One warp per output row: its lanes stride over the row's entries (4 bytes per kept weight, read
-// once per batch tile), look the weight up in the codebook in shared memory, multiply the inputs
-// at that column and add up with shuffles. The input is laid out (in_features, batch), so a tile's
-// inputs for one column are contiguous; at batch 1 that is the input itself. Entries out of range
-// give NaN in their row (see ops/compressed_linear_entry.h).
+// once per batch tile), look the weight up in the codebook in shared memory (a grouped codebook:
+// one table per warp, of codebook row r·groups / out_features for output row r), multiply the
+// inputs at that column and add up with shuffles. The input is laid out (in_features, batch), so a
+// tile's inputs for one column are contiguous; at batch 1 that is the input itself. Entries out of
+// range give NaN in their row (see ops/compressed_linear_entry.h).
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -23,11 +24,11 @@ template <typename scalar_t, int kTile>
 __global__ void compressed_linear_kernel(scalar_t* __restrict__ out, const scalar_t* __restrict__ x,
                                          const int64_t* __restrict__ row_ptr, const uint32_t* __restrict__ entries,
                                          const scalar_t* __restrict__ codebook, const scalar_t* __restrict__ bias,
-                                         int64_t k, int64_t rows, int64_t in_features, int64_t batch,
+                                         int64_t k, int64_t groups, int64_t rows, int64_t in_features, int64_t batch,
                                          int64_t num_entries) {
   using acc_t = at::opmath_type<scalar_t>;
-  __shared__ acc_t table[cuda::kCodebookTableSize];
-  cuda::load_codebook_table(table, codebook, k);
+  extern __shared__ __align__(sizeof(double)) unsigned char tables[];
+  const acc_t* table = cuda::load_row_codebook_tables(reinterpret_cast<acc_t*>(tables), codebook, k, groups, rows);
   const auto [lane, row] = cuda::warp_row();
   if (row >= rows) return;  // a whole warp leaves: the shuffles below stay full-warp
   const int64_t begin = row_ptr[row], end = row_ptr[row + 1];
@@ -68,14 +69,16 @@ __global__ void compressed_linear_kernel(scalar_t* __restrict__ out, const scala
 template <typename scalar_t, int kTile>
 void launch(at::Tensor& out, const at::Tensor& columns, const at::Tensor& row_ptr, const at::Tensor& entries,
             const at::Tensor& codebook, const at::Tensor& bias) {
-  const int64_t rows = row_ptr.numel() - 1, batch = columns.size(1);
+  const int64_t rows = row_ptr.numel() - 1, batch = columns.size(1), groups = codebook_groups(codebook);
   const dim3 grid(cuda::blocks_for_rows(rows),
                   static_cast<unsigned int>(std::min(kMaxGridY, (batch + kTile - 1) / kTile)));
-  compressed_linear_kernel<scalar_t, kTile><<<grid, cuda::kThreadsPerBlock, 0, at::cuda::getCurrentCUDAStream()>>>(
-      out.mutable_data_ptr<scalar_t>(), columns.const_data_ptr<scalar_t>(), row_ptr.const_data_ptr<int64_t>(),
-      reinterpret_cast<const uint32_t*>(entries.const_data_ptr<int32_t>()), codebook.const_data_ptr<scalar_t>(),
-      bias.defined() ? bias.const_data_ptr<scalar_t>() : nullptr, codebook.numel(), rows, columns.size(0), batch,
-      entries.numel());
+  const size_t shared_bytes = cuda::row_codebook_tables_bytes<at::opmath_type<scalar_t>>(groups);
+  compressed_linear_kernel<scalar_t, kTile>
+      <<<grid, cuda::kThreadsPerBlock, shared_bytes, at::cuda::getCurrentCUDAStream()>>>(
+          out.mutable_data_ptr<scalar_t>(), columns.const_data_ptr<scalar_t>(), row_ptr.const_data_ptr<int64_t>(),
+          reinterpret_cast<const uint32_t*>(entries.const_data_ptr<int32_t>()), codebook.const_data_ptr<scalar_t>(),
+          bias.defined() ? bias.const_data_ptr<scalar_t>() : nullptr, codebook_codes(codebook), groups, rows,
+          columns.size(0), batch, entries.numel());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 

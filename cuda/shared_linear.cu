@@ -3,7 +3,8 @@
 // At batch <= 16 a GEMM streams the weight once and is bound by memory; this kernel reads the uint8
 // indices and bool mask instead (2 bytes per weight, not 4 of a float32 weight) and never
 // materialises the dense weight: one warp per output row, 4 columns per lane and step, the codebook
-// in shared memory, the sums added up with shuffles.
+// in shared memory (a grouped codebook: one table per warp, of codebook row r·groups / out_features
+// for output row r), the sums added up with shuffles.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -27,11 +28,11 @@ template <typename scalar_t, int kTile, bool kVector>
 __global__ void shared_linear_small_batch_kernel(scalar_t* __restrict__ out, const scalar_t* __restrict__ x,
                                                  const uint8_t* __restrict__ indices, const uint8_t* __restrict__ keep,
                                                  const scalar_t* __restrict__ codebook,
-                                                 const scalar_t* __restrict__ bias, int64_t k, int64_t rows,
-                                                 int64_t in_features, int64_t batch) {
+                                                 const scalar_t* __restrict__ bias, int64_t k, int64_t groups,
+                                                 int64_t rows, int64_t in_features, int64_t batch) {
   using acc_t = at::opmath_type<scalar_t>;
-  __shared__ acc_t table[cuda::kCodebookTableSize];
-  cuda::load_codebook_table(table, codebook, k);
+  extern __shared__ __align__(sizeof(double)) unsigned char tables[];
+  const acc_t* table = cuda::load_row_codebook_tables(reinterpret_cast<acc_t*>(tables), codebook, k, groups, rows);
   const auto [lane, row] = cuda::warp_row();
   if (row >= rows) return;  // a whole warp leaves: the shuffles below stay full-warp
   const uint8_t* index_row = indices + row * in_features;
@@ -78,7 +79,7 @@ __global__ void shared_linear_small_batch_kernel(scalar_t* __restrict__ out, con
 template <typename scalar_t, int kTile>
 void launch_small_batch(at::Tensor& out, const at::Tensor& x, const at::Tensor& indices, const at::Tensor& mask,
                         const at::Tensor& codebook, const at::Tensor& bias) {
-  const int64_t rows = indices.size(0), in_features = indices.size(1);
+  const int64_t rows = indices.size(0), in_features = indices.size(1), groups = codebook_groups(codebook);
   const unsigned int blocks = cuda::blocks_for_rows(rows);
   const auto* keep = reinterpret_cast<const uint8_t*>(mask.const_data_ptr<bool>());
   const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 4 == 0; };
@@ -86,10 +87,11 @@ void launch_small_batch(at::Tensor& out, const at::Tensor& x, const at::Tensor& 
   const auto stream = at::cuda::getCurrentCUDAStream();
   const auto kernel = vector ? shared_linear_small_batch_kernel<scalar_t, kTile, true>
                              : shared_linear_small_batch_kernel<scalar_t, kTile, false>;
-  kernel<<<blocks, cuda::kThreadsPerBlock, 0, stream>>>(
+  const size_t shared_bytes = cuda::row_codebook_tables_bytes<at::opmath_type<scalar_t>>(groups);
+  kernel<<<blocks, cuda::kThreadsPerBlock, shared_bytes, stream>>>(
       out.mutable_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), indices.const_data_ptr<uint8_t>(), keep,
       codebook.const_data_ptr<scalar_t>(), bias.defined() ? bias.const_data_ptr<scalar_t>() : nullptr,
-      codebook.numel(), rows, in_features, x.size(0));
+      codebook_codes(codebook), groups, rows, in_features, x.size(0));
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
@@ -106,7 +108,7 @@ at::Tensor shared_linear_cuda(const at::Tensor& input, const at::Tensor& indices
                  indices.device(), ")");
   // out_features == 0 would launch no blocks (an invalid configuration).
   if (x.size(0) == 0 || x.size(0) > kMaxSmallBatch || out_features == 0 ||
-      codebook.numel() > cuda::kCodebookTableSize || !same_dtypes) {
+      codebook_codes(codebook) > cuda::kCodebookTableSize || !same_dtypes) {
     return shared_linear_decoded(input, indices, mask, codebook, bias);  // cuBLAS (or its dtype error)
   }
   const c10::cuda::CUDAGuard guard(input.device());

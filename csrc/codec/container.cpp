@@ -77,8 +77,12 @@ void check_record(const TensorRecord& record, std::set<std::string>& names) {
   if (has_codebook(record.kind)) {
     if (!is_floating(record.dtype)) invalid("a codebook must be of a floating dtype");
     if (record.index_bits < kMinIndexBits || record.index_bits > kMaxIndexBits) invalid("index bits must be in 1..8");
-    if (record.codebook.size() != (uint64_t{1} << record.index_bits) * size) {
-      invalid("the codebook must hold 2^index_bits values");
+    if (record.codebook_groups != 1 &&
+        (record.shape.empty() || record.codebook_groups == 0 || record.codebook_groups > record.shape[0])) {
+      invalid("there must be 1 codebook group, or up to one per slice of the first dimension");
+    }
+    if (record.codebook.size() != record.codebook_groups * (uint64_t{1} << record.index_bits) * size) {
+      invalid("the codebook must hold codebook_groups × 2^index_bits values");
     }
     if (record.indices.size() != record.kept()) invalid("there must be one index per stored element");
     for (const uint8_t index : record.indices) {
@@ -89,7 +93,8 @@ void check_record(const TensorRecord& record, std::set<std::string>& names) {
   }
 }
 
-std::vector<uint8_t> record_payload(const TensorRecord& record, const WriteOptions& options, RecordBytes& bytes) {
+std::vector<uint8_t> record_payload(const TensorRecord& record, uint64_t version, const WriteOptions& options,
+                                    RecordBytes& bytes) {
   ByteWriter out;
   out.varint(record.name.size());
   out.append(reinterpret_cast<const uint8_t*>(record.name.data()), record.name.size());
@@ -98,7 +103,10 @@ std::vector<uint8_t> record_payload(const TensorRecord& record, const WriteOptio
   out.u8(static_cast<uint64_t>(record.dtype));
   out.u8(record.shape.size());
   for (const uint64_t dim : record.shape) out.varint(dim);
-  if (has_codebook(record.kind)) out.u8(static_cast<uint64_t>(record.index_bits));
+  if (has_codebook(record.kind)) {
+    out.u8(static_cast<uint64_t>(record.index_bits));
+    if (version >= 3) out.varint(record.codebook_groups);
+  }
   if (is_sparse(record.kind)) {
     out.u8(static_cast<uint64_t>(record.gap_bits));
     out.varint(record.kept());
@@ -127,7 +135,7 @@ std::vector<uint8_t> record_payload(const TensorRecord& record, const WriteOptio
 
 // ---- reading ----
 
-TensorRecord read_record(ByteReader& in, RecordBytes& bytes, uint64_t& decode_budget) {
+TensorRecord read_record(ByteReader& in, uint64_t version, RecordBytes& bytes, uint64_t& decode_budget) {
   TensorRecord record;
   const uint64_t name_start = in.remaining();
   const uint64_t name_size = in.varint("name length");
@@ -170,6 +178,14 @@ TensorRecord read_record(ByteReader& in, RecordBytes& bytes, uint64_t& decode_bu
     if (record.index_bits < kMinIndexBits || record.index_bits > kMaxIndexBits) {
       in.fail(where + ": index bits " + std::to_string(record.index_bits) + " outside 1..8");
     }
+    if (version >= 3) {
+      record.codebook_groups = in.varint("codebook groups");
+      const uint64_t rows = record.shape.empty() ? 0 : record.shape[0];
+      if (record.codebook_groups != 1 && (record.codebook_groups == 0 || record.codebook_groups > rows)) {
+        in.fail(where + ": " + std::to_string(record.codebook_groups) + " codebook groups for a first dimension of " +
+                std::to_string(rows));
+      }
+    }
   }
   uint64_t kept = numel;
   if (is_sparse(record.kind)) {
@@ -181,7 +197,8 @@ TensorRecord read_record(ByteReader& in, RecordBytes& bytes, uint64_t& decode_bu
     if (kept > numel) in.fail(where + ": " + std::to_string(kept) + " kept of " + std::to_string(numel) + " elements");
   }
   if (has_codebook(record.kind)) {
-    const uint64_t codebook_size = (uint64_t{1} << record.index_bits) * size;
+    // groups <= shape[0] <= 2^48: no overflow.
+    const uint64_t codebook_size = record.codebook_groups * (uint64_t{1} << record.index_bits) * size;
     const uint8_t* codebook = in.take(codebook_size, "codebook");
     record.codebook.assign(codebook, codebook + codebook_size);
     bytes.codebook = codebook_size;
@@ -282,16 +299,21 @@ std::vector<uint8_t> write_container(const std::vector<TensorRecord>& records, c
   if (records.size() > 0xffffffffu) throw std::invalid_argument("a .dcz file holds at most 2^32 - 1 tensors");
   std::set<std::string> names;
   for (const auto& record : records) check_record(record, names);
+  // Files without grouped codebooks stay at the version before them, which more readers know.
+  const bool grouped = std::any_of(records.begin(), records.end(), [](const TensorRecord& record) {
+    return has_codebook(record.kind) && record.codebook_groups != 1;
+  });
+  const uint64_t version = grouped ? kFormatVersion : kUngroupedFormatVersion;
   ByteWriter out;
   for (const uint8_t byte : kMagic) out.u8(byte);
-  out.fixed(kFormatVersion, 2);
+  out.fixed(version, 2);
   out.fixed(0, 2);  // flags: none defined
   out.fixed(records.size(), 4);
   out.fixed(checksum(out.bytes().data(), out.size()), 8);
   if (bytes != nullptr) bytes->clear();
   for (const auto& record : records) {
     RecordBytes sizes;
-    const auto payload = record_payload(record, options, sizes);
+    const auto payload = record_payload(record, version, options, sizes);
     out.fixed(payload.size(), 8);
     out.append(payload);
     out.fixed(checksum(payload.data(), payload.size()), 8);
@@ -344,7 +366,7 @@ std::vector<TensorRecord> read_container(const uint8_t* data, uint64_t size, con
     file.take(kRecordFramingBytes + payload_size, "record");
     ByteReader in(payload, payload_size, "record " + std::to_string(i));
     RecordBytes sizes;
-    records.push_back(read_record(in, sizes, decode_budget));
+    records.push_back(read_record(in, version, sizes, decode_budget));
     sizes.total = payload_size + kRecordFramingBytes;
     if (!names.insert(records.back().name).second) in.fail("the name '" + records.back().name + "' appears twice");
     if (bytes != nullptr) bytes->push_back(sizes);

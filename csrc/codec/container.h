@@ -17,8 +17,11 @@
 namespace deepcomp::codec {
 
 constexpr std::array<uint8_t, 8> kMagic = {0x89, 'D', 'C', 'Z', '\r', '\n', 0x1a, '\n'};
-// 2: a stream may be fixed-width (stream.h). Version 1 files still read.
-constexpr uint16_t kFormatVersion = 2;
+// 2: a stream may be fixed-width (stream.h). 3: a codebook record says how many codebooks it holds
+// (per-group codebooks); written only by files that have one with several, so that others stay
+// readable by version-2 readers. Version 1 and 2 files still read.
+constexpr uint16_t kFormatVersion = 3;
+constexpr uint16_t kUngroupedFormatVersion = 2;
 constexpr uint16_t kOldestFormatVersion = 1;
 constexpr uint64_t kFileHeaderBytes = 24;   // magic, version, flags, record count, checksum
 constexpr uint64_t kRecordFramingBytes = 16;  // payload size and checksum
@@ -50,7 +53,10 @@ struct TensorRecord {
   std::vector<uint64_t> shape;
   std::vector<uint8_t> values;    // raw: every element; sparse_raw: the kept ones (little-endian)
   int index_bits = 0;             // codebook kinds: 1..8
-  std::vector<uint8_t> codebook;  // codebook kinds: 2^index_bits values (little-endian)
+  // Codebook kinds: how many codebooks, each for a run of slices of the first dimension as even as
+  // possible (slice r reads codebook r · groups / shape[0]; groups <= shape[0]); 1: one for the tensor.
+  uint64_t codebook_groups = 1;
+  std::vector<uint8_t> codebook;  // codebook kinds: codebook_groups × 2^index_bits values (little-endian)
   std::vector<uint8_t> indices;   // codebook kinds: per element (dense) or per kept element (sparse)
   int gap_bits = 0;               // sparse kinds: 1..8
   std::vector<uint8_t> mask;      // sparse kinds: one 0/1 byte per element

@@ -8,7 +8,8 @@
 namespace deepcomp::codec {
 
 // The record's dense little-endian elements (numel × dtype_size bytes at out): a raw record's values,
-// a sparse record's kept values, a codebook record's centroid per element; zero bytes where pruned
+// a sparse record's kept values, a codebook record's centroid per element (from its group's
+// codebook); zero bytes where pruned
 // (0, 0.0, false). One pass, no temporaries. record must come from read_container (or be valid).
 void decode_dense(const TensorRecord& record, uint8_t* out);
 

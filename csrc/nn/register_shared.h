@@ -1,5 +1,5 @@
-// What both shared modules register: a clustered weight's codebook, indices and mask (copies of the
-// latter two), and the bias (undefined "bias" when there is none, as torch does). Returns the bits.
+// What the shared modules register: a clustered weight's codebook (1-D or grouped), indices and mask
+// (copies of the latter two), and the bias (undefined "bias" when there is none, as torch does). Returns the bits.
 #pragma once
 
 #include <deepcomp/nn/shared_layer.h>
@@ -10,15 +10,28 @@
 
 namespace deepcomp::nn {
 
+// How many codebooks a shared module has now (1 before its first), for reset() to keep.
+inline int64_t groups_now(const torch::Tensor& codebook) {
+  return codebook.defined() && codebook.dim() == 2 ? codebook.size(0) : 1;
+}
+
 template <typename Layer>
 int64_t register_shared(Layer& self, const SharedWeight& shared, const torch::Tensor& bias) {
-  const int64_t k = shared.codebook.numel();
-  DEEPCOMP_CHECK_VALUE(shared.codebook.dim() == 1 && k >= 2 && (k & (k - 1)) == 0 && k <= 256, self.name(),
-                       ": a codebook holds 2^bits centroids for bits in 1..8, got shape ", shared.codebook.sizes());
+  const auto& codebook = shared.codebook;
+  const int64_t k = codebook.dim() >= 1 ? codebook.size(-1) : 0;
+  DEEPCOMP_CHECK_VALUE((codebook.dim() == 1 || codebook.dim() == 2) && k >= 2 && (k & (k - 1)) == 0 && k <= 256,
+                       self.name(), ": a codebook holds 2^bits centroids (or (groups, 2^bits)) for bits in 1..8, ",
+                       "got shape ", codebook.sizes());
   DEEPCOMP_CHECK_VALUE(shared.mask.sizes() == shared.indices.sizes(), self.name(), ": mask shape ", shared.mask.sizes(),
                        " differs from indices shape ", shared.indices.sizes());
+  DEEPCOMP_CHECK_VALUE(codebook.dim() == 1 || (shared.indices.dim() >= 1 && codebook.size(0) >= 1 &&
+                                               codebook.size(0) <= shared.indices.size(0)),
+                       self.name(), ": ", codebook.size(0), " codebook groups for a weight of shape ",
+                       shared.indices.sizes(), " (at most one per slice of the first dimension)");
   torch::NoGradGuard no_grad;
-  self.codebook = self.register_parameter("codebook", shared.codebook.detach().clone());
+  // One codebook is always stored 1-D, so a (1, k) one saves and loads back as the same shape.
+  const auto canonical = codebook.dim() == 2 && codebook.size(0) == 1 ? codebook.reshape({k}) : codebook;
+  self.codebook = self.register_parameter("codebook", canonical.detach().clone());
   self.indices = self.register_buffer("indices", shared.indices.clone());
   self.mask = self.register_buffer("mask", shared.mask.clone());
   self.bias = self.register_parameter("bias", bias, /*requires_grad=*/bias.defined());

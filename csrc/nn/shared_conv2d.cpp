@@ -39,7 +39,9 @@ SharedConv2dImpl::SharedConv2dImpl(const MaskedConv2d& masked, int64_t bits, con
 
 void SharedConv2dImpl::reset() {
   const torch::nn::Conv2d dense(options);  // torch's own initialisation of a fresh layer
-  register_shared(*this, cluster_weight(dense->weight, torch::ones_like(dense->weight, torch::kBool), bits_),
+  register_shared(*this,
+                  cluster_weight(dense->weight, torch::ones_like(dense->weight, torch::kBool), bits_, {}, {},
+                                 groups_now(codebook)),
                   dense->bias);
 }
 

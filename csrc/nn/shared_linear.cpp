@@ -34,7 +34,9 @@ SharedLinearImpl::SharedLinearImpl(const MaskedLinear& masked, int64_t bits, con
 
 void SharedLinearImpl::reset() {
   const torch::nn::Linear dense(options);  // torch's own initialisation of a fresh layer
-  register_shared(*this, cluster_weight(dense->weight, torch::ones_like(dense->weight, torch::kBool), bits_),
+  register_shared(*this,
+                  cluster_weight(dense->weight, torch::ones_like(dense->weight, torch::kBool), bits_, {}, {},
+                                 groups_now(codebook)),
                   dense->bias);
 }
 

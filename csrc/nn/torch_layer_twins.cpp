@@ -139,7 +139,9 @@ TWIN_TEMPLATE SHARED::SharedImpl(const MaskedImpl<Plain>& masked, int64_t bits, 
 
 TWIN_TEMPLATE void SHARED::reset() {
   const auto fresh = plain_->make_plain();  // torch's own initialisation, clustered
-  bits_ = register_shared(*this, cluster_weight(fresh->weight, torch::ones_like(fresh->weight, torch::kBool), bits_),
+  bits_ = register_shared(*this,
+                          cluster_weight(fresh->weight, torch::ones_like(fresh->weight, torch::kBool), bits_, {}, {},
+                                         groups_now(this->codebook)),
                           bias_of(*fresh));
 }
 

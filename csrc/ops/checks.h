@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include "check.h"
+#include "ops/codebook_layout.h"
 
 namespace deepcomp::ops {
 
@@ -17,8 +18,18 @@ inline void check_weight_and_mask(const char* op, const at::Tensor& weight, cons
                  weight.device());
 }
 
-// A shared layer's weight: indices (uint8, the weight's shape), mask (bool, same shape) and a 1-D
-// codebook, all on one device.
+// A codebook for a weight of first dimension d0: 1-D (k) or 2-D (groups, k), 1 <= groups <= d0
+// (ops/codebook_layout.h).
+inline void check_codebook(const char* op, const at::Tensor& codebook, int64_t first_dim) {
+  DEEPCOMP_CHECK((codebook.dim() == 1 || codebook.dim() == 2) && codebook.numel() >= 1, op,
+                 ": codebook must be a non-empty 1-D (k) or 2-D (groups, k) tensor, got shape ", codebook.sizes());
+  DEEPCOMP_CHECK(codebook.is_floating_point(), op, ": codebook must be floating-point, got ", codebook.scalar_type());
+  DEEPCOMP_CHECK(codebook.dim() == 1 || codebook.size(0) <= std::max<int64_t>(first_dim, 1), op, ": a codebook of ",
+                 codebook.size(0), " groups has more groups than the weight's first dimension ", first_dim, " has slices");
+}
+
+// A shared layer's weight: indices (uint8, the weight's shape), mask (bool, same shape) and a
+// codebook as above, all on one device.
 inline void check_shared_weight(const char* op, const at::Tensor& indices, const at::Tensor& mask,
                                 const at::Tensor& codebook) {
   DEEPCOMP_CHECK(indices.scalar_type() == at::kByte, op, ": indices must be a uint8 tensor, got ",
@@ -26,9 +37,9 @@ inline void check_shared_weight(const char* op, const at::Tensor& indices, const
   DEEPCOMP_CHECK(mask.scalar_type() == at::kBool, op, ": mask must be a bool tensor, got ", mask.scalar_type());
   DEEPCOMP_CHECK(mask.sizes() == indices.sizes(), op, ": mask shape ", mask.sizes(), " differs from indices shape ",
                  indices.sizes());
-  DEEPCOMP_CHECK(codebook.dim() == 1 && codebook.numel() >= 1, op,
-                 ": codebook must be a non-empty 1-D tensor, got shape ", codebook.sizes());
-  DEEPCOMP_CHECK(codebook.is_floating_point(), op, ": codebook must be floating-point, got ", codebook.scalar_type());
+  DEEPCOMP_CHECK(codebook.dim() == 1 || indices.dim() >= 1, op,
+                 ": a 2-D (grouped) codebook needs indices of at least one dimension");
+  check_codebook(op, codebook, indices.dim() >= 1 ? indices.size(0) : 1);
   DEEPCOMP_CHECK(indices.device() == codebook.device() && mask.device() == codebook.device(), op, ": indices (",
                  indices.device(), "), mask (", mask.device(), ") and codebook (", codebook.device(),
                  ") must be on one device");

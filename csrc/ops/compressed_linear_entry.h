@@ -4,11 +4,15 @@
 // A compressed weight (out_features, in_features) keeps only its unpruned entries, row by row:
 // row r's are entries[row_ptr[r], row_ptr[r + 1]), each one int32 (column << 8 | codebook index),
 // in ascending column order. Made by compressed_linear_pack; 4 bytes per kept weight, read once.
+// A grouped codebook (groups, k) decodes row r with codebook[r · groups / out_features]
+// (ops/codebook_layout.h).
 #pragma once
 
 #include <ATen/ATen.h>
 
 #include "check.h"
+#include "ops/checks.h"
+#include "ops/codebook_layout.h"
 
 namespace deepcomp::ops {
 
@@ -34,8 +38,9 @@ inline void check_compressed_linear(const at::Tensor& input, const at::Tensor& r
   DEEPCOMP_CHECK(entries.scalar_type() == at::kInt && entries.dim() == 1, op,
                  ": entries must be a 1-D int32 tensor (column << 8 | codebook index), got ", entries.scalar_type(),
                  " of shape ", entries.sizes());
-  DEEPCOMP_CHECK(codebook.dim() == 1 && codebook.numel() >= 1 && codebook.numel() <= 256, op,
-                 ": codebook must be 1-D with 1..256 centroids, got shape ", codebook.sizes());
+  check_codebook(op, codebook, row_ptr.numel() - 1);
+  DEEPCOMP_CHECK(codebook_codes(codebook) <= 256, op, ": a codebook has at most 256 centroids per group, got shape ",
+                 codebook.sizes());
   DEEPCOMP_CHECK(codebook.scalar_type() == input.scalar_type(), op, ": codebook dtype ", codebook.scalar_type(),
                  " differs from input dtype ", input.scalar_type());
   const bool has_bias = bias.has_value() && bias->defined();
@@ -67,7 +72,7 @@ at::Tensor compressed_linear_entry(const at::Tensor& input, const at::Tensor& ro
   DEEPCOMP_CHECK(into(out, x, row_ptr.contiguous(), entries.contiguous(), codebook.contiguous(), b),
                  "compressed_linear: malformed compressed weight: row_ptr must rise from 0 to entries.numel() = ",
                  entries.numel(), ", and every entry's column must be < in_features = ", input.size(-1),
-                 " and its index < the codebook's ", codebook.numel(), " centroids");
+                 " and its index < the codebook's ", codebook_codes(codebook), " centroids");
   auto shape = input.sizes().vec();
   shape.back() = out_features;
   return out.view(shape);

@@ -85,10 +85,10 @@ at::Tensor codebook_decode(const at::Tensor& indices, const at::Tensor& mask, co
 }
 
 at::Tensor codebook_grad(const at::Tensor& grad_weight, const at::Tensor& indices, const at::Tensor& mask,
-                         int64_t num_codes) {
-  static const auto handle =
-      op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t)>("deepcomp::codebook_grad");
-  return handle.call(grad_weight, indices, mask, num_codes);
+                         int64_t num_codes, int64_t num_groups) {
+  static const auto handle = op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t, int64_t)>(
+      "deepcomp::codebook_grad");
+  return handle.call(grad_weight, indices, mask, num_codes, num_groups);
 }
 
 at::Tensor shared_linear(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,

@@ -29,7 +29,8 @@ TORCH_LIBRARY(deepcomp, m) {
   m.def("magnitude_prune(Tensor weight, Tensor mask, float? sensitivity, float? sparsity) -> Tensor");
 
   // Stage 2, trained quantization. A shared layer's weight is codebook[indices] where mask, else 0:
-  // indices (uint8, the weight's shape) pick one of the codebook's k = 2^bits centroids.
+  // indices (uint8, the weight's shape) pick one of the codebook's k = 2^bits centroids. A 2-D
+  // codebook (groups, k) gives each of `groups` equal slices of the weight's first dimension its own.
   // Cluster a layer's unpruned weights with 1-D k-means: (codebook (k, ascending), indices), each
   // kept weight's index that of its nearest centroid, pruned ones 0. mask None: all are kept.
   // init: 'linear' | 'density' | 'random' (seeded); method: 'lloyd' | 'exact'. importance (>= 0,
@@ -40,8 +41,10 @@ TORCH_LIBRARY(deepcomp, m) {
   // The dense weight of a shared layer: codebook[indices] where mask, exactly 0 elsewhere.
   m.def("codebook_decode(Tensor indices, Tensor mask, Tensor codebook) -> Tensor");
   // Per-cluster gradient reduction: entry c is the sum of grad_weight over the kept weights whose
-  // index is c (the gradient of codebook_decode w.r.t. the codebook).
-  m.def("codebook_grad(Tensor grad_weight, Tensor indices, Tensor mask, int num_codes) -> Tensor");
+  // index is c (the gradient of codebook_decode w.r.t. the codebook); (num_groups, num_codes) per
+  // group for num_groups > 1.
+  m.def(
+      "codebook_grad(Tensor grad_weight, Tensor indices, Tensor mask, int num_codes, int num_groups=1) -> Tensor");
   // Linear layer with a shared weight: input (*, in) -> (*, out).
   m.def("shared_linear(Tensor input, Tensor indices, Tensor mask, Tensor codebook, Tensor? bias) -> Tensor");
   // Gradients of shared_linear w.r.t. (input, codebook, bias); those not asked for are undefined.

@@ -16,6 +16,7 @@ TensorFileStats stats_of(const codec::TensorRecord& record, const codec::RecordB
   stats.kept = static_cast<int64_t>(record.kept());
   if (codec::has_codebook(record.kind)) {
     stats.index_bits = record.index_bits;
+    stats.codebook_groups = static_cast<int64_t>(record.codebook_groups);
     stats.index_bits_coded = stats.kept == 0 ? 0.0 : 8.0 * static_cast<double>(size.index_stream) / stats.kept;
   }
   if (codec::is_sparse(record.kind)) {
@@ -67,7 +68,8 @@ std::string FileReport::table() const {
       raw_bytes += t.bytes;
       continue;
     }
-    rows.push_back({t.name, t.kind, shape_text(t.shape), std::to_string(t.weights), fixed(100 * t.kept_fraction(), 2),
+    const auto stored_as = t.codebook_groups > 1 ? t.kind + " (" + std::to_string(t.codebook_groups) + " codebooks)" : t.kind;
+    rows.push_back({t.name, stored_as, shape_text(t.shape), std::to_string(t.weights), fixed(100 * t.kept_fraction(), 2),
                     bits_cell(t.index_bits, t.index_bits_coded), bits_cell(t.gap_bits, t.gap_bits_coded),
                     std::to_string(t.bytes), rate_cell(t.rate_before_huffman()), rate_cell(t.rate())});
   }

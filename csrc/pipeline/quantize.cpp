@@ -1,4 +1,5 @@
 #include <deepcomp/constants.h>
+#include <deepcomp/ops.h>
 #include <deepcomp/quantize.h>
 
 #include <algorithm>
@@ -51,17 +52,26 @@ std::vector<int64_t> bits_per_layer(const ModelEntries& model, const std::vector
   return widths;
 }
 
+// A layer's number of codebooks: one, or one per group_size slices of its first dimension (the last
+// groups a slice shorter where group_size does not divide it: groups are as even as possible).
+int64_t groups_of(const ModuleEntry& layer, const std::optional<int64_t>& group_size) {
+  const int64_t slices = layer.weight.dim() >= 1 ? layer.weight.size(0) : 1;
+  if (!group_size || slices <= *group_size) return 1;
+  return (slices + *group_size - 1) / *group_size;
+}
+
 LayerQuantizeStats stats_of(const ModuleEntry& layer, const nn::SharedWeight& shared, int64_t bits) {
   torch::NoGradGuard no_grad;
   const auto kept_weights = layer.weight.masked_select(shared.mask).to(torch::kDouble);
   const auto kept_indices = shared.indices.masked_select(shared.mask).to(torch::kLong);
-  const auto codebook = shared.codebook.detach().to(torch::kDouble);
-  const double error = (kept_weights - codebook.index_select(0, kept_indices)).pow(2).sum().item<double>();
-  const auto counts = torch::bincount(kept_indices, {}, codebook.numel());
+  const auto decoded = ops::codebook_decode(shared.indices, shared.mask, shared.codebook.detach().to(torch::kDouble));
+  const double error = (kept_weights - decoded.masked_select(shared.mask)).pow(2).sum().item<double>();
+  const auto counts = torch::bincount(kept_indices, {}, shared.codebook.size(-1));
   const auto used = counts.masked_select(counts > 0).to(torch::kDouble);
   const auto p = used / std::max<int64_t>(1, kept_indices.numel());
   const double entropy = used.numel() > 1 ? -(p * p.log2()).sum().item<double>() : 0.0;
-  return {layer.name,          std::string(find_layer_kind(layer.kind)->dense), shared.mask.sizes().vec(), bits,
+  const int64_t groups = shared.codebook.dim() == 2 ? shared.codebook.size(0) : 1;
+  return {layer.name, std::string(find_layer_kind(layer.kind)->dense), shared.mask.sizes().vec(), bits, groups,
           shared.mask.numel(), kept_indices.numel(), used.numel(), error, entropy};
 }
 
@@ -71,6 +81,8 @@ QuantizePlan plan_quantize(const ModelEntries& model, const QuantizeOptions& opt
   check_choice(caller, "codebook init", options.init, kCodebookInits);
   check_choice(caller, "k-means method", options.method, kKMeansMethods);
   DEEPCOMP_CHECK_VALUE(options.seed >= 0, caller, ": seed must be >= 0, got ", options.seed);
+  DEEPCOMP_CHECK_VALUE(!options.group_size || *options.group_size >= 1, caller, ": group_size must be >= 1, got ",
+                       options.group_size.value_or(0));
   const auto choice = choose_layers(model, LayerUse::quantize, caller, options.layers, options.exclude);
   const auto widths = bits_per_layer(model, choice.chosen, options, caller);
 
@@ -91,7 +103,8 @@ QuantizePlan plan_quantize(const ModelEntries& model, const QuantizeOptions& opt
       const auto importance = given != options.importance.end() ? given->second
                               : options.calibration         ? weight_input_moments(layer, *options.calibration, caller)
                                                             : torch::Tensor();
-      return nn::cluster_weight(layer.weight, layer.mask, widths[i], cluster, importance);
+      return nn::cluster_weight(layer.weight, layer.mask, widths[i], cluster, importance,
+                                groups_of(layer, options.group_size));
     });
     plan.report.layers.push_back(stats_of(layer, shared, widths[i]));
     plan.layers.push_back(choice.chosen[i]);
@@ -124,13 +137,13 @@ std::string QuantizeReport::table() const {
   double error = 0;
   for (const auto& l : layers) {
     rows.push_back({l.name, l.kind, shape_text(l.shape), std::to_string(l.bits), std::to_string(l.k()),
-                    std::to_string(l.clusters_used), std::to_string(l.kept), significant(l.squared_error),
+                    std::to_string(l.groups), std::to_string(l.clusters_used), std::to_string(l.kept), significant(l.squared_error),
                     fixed(l.index_entropy, 2)});
     kept += l.kept;
     error += l.squared_error;
   }
-  return format_table({"layer", "type", "shape", "bits", "k", "used", "kept", "sq. error", "entropy"}, rows,
-                      {"total", "", "", "", "", "", std::to_string(kept), significant(error), ""});
+  return format_table({"layer", "type", "shape", "bits", "k", "groups", "used", "kept", "sq. error", "entropy"},
+                      rows, {"total", "", "", "", "", "", "", std::to_string(kept), significant(error), ""});
 }
 
 std::ostream& operator<<(std::ostream& stream, const QuantizeReport& report) { return stream << report.table(); }

@@ -56,13 +56,16 @@ std::vector<Group> find_groups(const NamedTensors& state) {
     if (leaf == "codebook") {
       const auto& codebook = state[i].second;
       const auto indices_at = find(prefix + "indices");
-      const int64_t k = codebook.numel();
-      if (!indices_at || find(prefix + "weight") || codebook.dim() != 1 || !codebook.is_floating_point() || k < 2 ||
-          k > 256 || (k & (k - 1)) != 0) {
+      const int64_t k = codebook.dim() >= 1 ? codebook.size(-1) : 0;
+      if (!indices_at || find(prefix + "weight") || codebook.dim() < 1 || codebook.dim() > 2 ||
+          !codebook.is_floating_point() || k < 2 || k > 256 || (k & (k - 1)) != 0) {
         continue;
       }
       const auto& indices = state[*indices_at].second;
-      if (indices.scalar_type() != at::kByte || !same_shape(indices, mask) || indices.max().item<int64_t>() >= k) {
+      const bool groups_fit = codebook.dim() == 1 || (indices.dim() >= 1 && codebook.size(0) >= 1 &&
+                                                      codebook.size(0) <= indices.size(0));
+      if (indices.scalar_type() != at::kByte || !same_shape(indices, mask) || !groups_fit ||
+          indices.max().item<int64_t>() >= k) {
         continue;
       }
       groups.push_back({prefix + "weight", {i, *indices_at, *mask_at},

@@ -108,7 +108,8 @@ codec::TensorRecord codebook_record(const std::string& name, const at::Tensor& c
   const bool dense = keep.all().item<bool>();
   auto record = record_header(name, codebook, dense ? codec::TensorKind::dense_codebook : codec::TensorKind::sparse_codebook);
   record.shape.assign(indices.sizes().begin(), indices.sizes().end());
-  while ((int64_t{1} << record.index_bits) < codebook.numel()) ++record.index_bits;
+  while ((int64_t{1} << record.index_bits) < codebook.size(-1)) ++record.index_bits;
+  record.codebook_groups = codebook.dim() == 2 ? codebook.size(0) : 1;
   record.codebook = bytes_of(codebook);
   const auto cpu_indices = indices.detach().to(at::kCPU);
   if (dense) {
@@ -127,7 +128,9 @@ at::Tensor dense_tensor(const codec::TensorRecord& record) {
 
 at::Tensor codebook_tensor(const codec::TensorRecord& record) {
   TORCH_INTERNAL_ASSERT(codec::has_codebook(record.kind));
-  return tensor_from_bytes(record.codebook, {int64_t{1} << record.index_bits}, record.dtype);
+  const int64_t k = int64_t{1} << record.index_bits, groups = static_cast<int64_t>(record.codebook_groups);
+  return groups == 1 ? tensor_from_bytes(record.codebook, {k}, record.dtype)
+                     : tensor_from_bytes(record.codebook, {groups, k}, record.dtype);
 }
 
 at::Tensor indices_tensor(const codec::TensorRecord& record) {

@@ -43,6 +43,7 @@ py::dict stats_dict(const TensorFileStats& t) {
   d["weights"] = t.weights;
   d["kept"] = t.kept;
   d["index_bits"] = t.index_bits;
+  d["codebook_groups"] = t.codebook_groups;
   d["index_bits_coded"] = t.index_bits_coded;
   d["gap_bits"] = t.gap_bits;
   d["gap_bits_coded"] = t.gap_bits_coded;
@@ -80,6 +81,8 @@ void bind_report(py::module_& m) {
       .def_readonly("weights", &TensorFileStats::weights, "elements")
       .def_readonly("kept", &TensorFileStats::kept, "elements stored (unpruned)")
       .def_readonly("index_bits", &TensorFileStats::index_bits, "bits per codebook index before Huffman coding")
+      .def_readonly("codebook_groups", &TensorFileStats::codebook_groups,
+                    "codebooks, each for an equal slice of the first dimension (0 for kinds without one)")
       .def_readonly("index_bits_coded", &TensorFileStats::index_bits_coded, "... and after (stream bits / kept)")
       .def_readonly("gap_bits", &TensorFileStats::gap_bits, "bits per relative index before Huffman coding")
       .def_readonly("gap_bits_coded", &TensorFileStats::gap_bits_coded, "... and after (stream bits / entries)")

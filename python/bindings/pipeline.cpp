@@ -263,6 +263,7 @@ void bind_quantize(py::module_& m) {
       .def_property_readonly("shape", [](const LayerQuantizeStats& l) { return shape_tuple(l.shape); })
       .def_readonly("bits", &LayerQuantizeStats::bits)
       .def_property_readonly("k", &LayerQuantizeStats::k)
+      .def_readonly("groups", &LayerQuantizeStats::groups, "codebooks: equal slices of the first dimension")
       .def_readonly("weights", &LayerQuantizeStats::weights)
       .def_readonly("kept", &LayerQuantizeStats::kept)
       .def_readonly("clusters_used", &LayerQuantizeStats::clusters_used)
@@ -284,7 +285,8 @@ void bind_quantize(py::module_& m) {
                                  py::arg("bits") = l.bits, py::arg("weights") = l.weights, py::arg("kept") = l.kept,
                                  py::arg("clusters_used") = l.clusters_used,
                                  py::arg("squared_error") = l.squared_error,
-                                 py::arg("index_entropy") = l.index_entropy, py::arg("k") = l.k()));
+                                 py::arg("index_entropy") = l.index_entropy, py::arg("k") = l.k(),
+                                 py::arg("groups") = l.groups));
         }
         return py::dict(py::arg("init") = r.init, py::arg("method") = r.method, py::arg("layers") = layers);
       });
@@ -294,8 +296,17 @@ void bind_quantize(py::module_& m) {
       "plan_quantize",
       [](const ModelEntries& model, const py::object& bits, const std::string& init, const std::string& method,
          const py::object& seed, const py::object& layers, const py::object& exclude, const std::string& caller,
-         const std::map<std::string, torch::Tensor>& importance, const std::optional<Calibration>& calibration) {
+         const std::map<std::string, torch::Tensor>& importance, const std::optional<Calibration>& calibration,
+         const py::object& group_size) {
         QuantizeOptions options;
+        if (!group_size.is_none()) {
+          TORCH_CHECK_TYPE(is_int(group_size), caller, ": group_size must be an int or None, got ",
+                           text_of(group_size));
+          TORCH_CHECK_VALUE(group_size.cast<py::int_>() >= py::int_(1) &&
+                                group_size.cast<py::int_>() <= py::int_(std::numeric_limits<int64_t>::max()),
+                            caller, ": group_size must be >= 1, got ", text_of(group_size));
+          options.group_size = group_size.cast<int64_t>();
+        }
         options.importance = importance;
         options.calibration = calibration;
         options.bits = layer_bits(bits, caller + ": bits");
@@ -315,8 +326,17 @@ void bind_quantize(py::module_& m) {
       },
       py::arg("model"), py::arg("bits"), py::arg("init"), py::arg("method"), py::arg("seed"), py::arg("layers"),
       py::arg("exclude"), py::arg("caller"), py::arg("importance") = std::map<std::string, torch::Tensor>{},
-      py::arg("calibration") = std::nullopt,
+      py::arg("calibration") = std::nullopt, py::arg("group_size") = py::none(),
       "(report, layer indices, [(codebook, indices, mask)]): see deepcomp/quantize.h");
+  m.def(
+      "cluster_weight",
+      [](const torch::Tensor& weight, const torch::Tensor& mask, int64_t bits, const std::string& init,
+         const std::string& method, int64_t seed, int64_t groups) {
+        const auto shared = nn::cluster_weight(weight, mask, bits, {init, method, seed}, {}, groups);
+        return py::make_tuple(shared.codebook, shared.indices);
+      },
+      py::arg("weight"), py::arg("mask"), py::arg("bits"), py::arg("init"), py::arg("method"), py::arg("seed"),
+      py::arg("groups"), "(codebook, indices) of deepcomp::nn::cluster_weight: one codebook per equal slice");
 }
 
 py::dict ordered_by_layer(const SensitivityReport& report, const std::map<std::string, double>& values, bool as_int) {

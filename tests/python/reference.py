@@ -26,8 +26,12 @@ def relative_error(actual, expected):
 
 
 def codebook_decode(indices, mask, codebook):
-    """A shared layer's weight by plain indexing: autograd through it gives the codebook's gradient."""
-    return codebook[indices.long()] * mask
+    """A shared layer's weight by plain indexing: autograd through it gives the codebook's gradient. A
+    (groups, k) codebook decodes slice r of the R along the first dimension by its row r·groups // R."""
+    if codebook.dim() == 1:
+        return codebook[indices.long()] * mask
+    groups = torch.arange(indices.shape[0], device=indices.device) * codebook.shape[0] // indices.shape[0]
+    return codebook[groups.view(-1, *[1] * (indices.dim() - 1)).expand_as(indices), indices.long()] * mask
 
 
 def shared_linear(input, indices, mask, codebook, bias=None):

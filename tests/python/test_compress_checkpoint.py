@@ -96,3 +96,17 @@ def test_a_checkpoint_of_1d_and_3d_convolutions_compresses_as_its_model_would():
     loaded = deepcomp.match_layers(model(), state)
     loaded.load_state_dict(state)
     assert [type(layer).__name__ for layer in loaded] == ["SharedConv1d", "SharedConv3d", "SharedLinear"]
+
+
+def test_group_size_gives_a_checkpoint_the_per_group_codebooks_its_model_would_get(tmp_path):
+    torch.manual_seed(2)
+    model = _model()
+    torch.save(model.state_dict(), tmp_path / "model.pt")
+    done = _cli("compress", tmp_path / "model.pt", "-o", tmp_path / "model.dcz", "--bits", "4", "--group-size", "3")
+    assert done.returncode == 0, done.stderr
+    loaded = deepcomp.load(tmp_path / "model.dcz", _model(), match_layers=True)
+    assert loaded[0].codebook.shape == (2, 16) and loaded[3].codebook.shape == (4, 16)  # ceil(4/3), ceil(10/3)
+    deepcomp.quantize(model, bits=4, group_size=3)
+    expected = model.state_dict()
+    for name, tensor in loaded.state_dict().items():
+        assert torch.equal(tensor, expected[name]), name

@@ -46,4 +46,5 @@ def test_post_training_example_measures_every_option(tmp_path, network):
     assert rows["quantize 3 bits, k-means"]["rate"] > rows["quantize 8 bits, k-means"]["rate"] > 2
     assert rows["quantize 8 bits, k-means"]["cosine"] > 0.99
     assert "prune 50% by activation (calibrated)" in rows and "... then 1 epoch(s) of fine-tuning" in rows
+    assert "quantize 4 bits, exact k-means, a codebook per 4 channels" in rows
     assert "| option | file bytes |" in (tmp_path / "summary.md").read_text()

@@ -104,14 +104,14 @@ def test_subclasses_and_other_layers_are_left_alone():
     assert type(model[0]) is Scaled
 
 
-@pytest.mark.parametrize("shape", [(1,), (3,), (6,), (512,), (4, 4), ()])
-def test_a_codebook_of_a_bad_length_names_the_layer_and_changes_nothing(shape):
+@pytest.mark.parametrize("shape", [(1,), (3,), (6,), (512,), (4, 6), (13, 4), (2, 2, 2), ()])
+def test_a_codebook_of_a_bad_shape_names_the_layer_and_changes_nothing(shape):
     state = _quantized().state_dict()
     state["4.0.codebook"] = torch.zeros(shape)
     fresh = _model()
     before = list(fresh.modules())
-    message = (f"layer '4.0': the saved codebook has shape {shape}; a shared layer's is (2^bits,), "
-               "a power of two in 2..256")
+    message = (f"layer '4.0': the saved codebook has shape {shape}; a shared layer's is (2^bits,) or "
+               "(groups, 2^bits), 2^bits a power of two in 2..256 and groups at most the layer's 12 rows")
     with pytest.raises(ValueError, match=re.escape(message)):
         deepcomp.match_layers(fresh, state)
     assert list(fresh.modules()) == before

@@ -47,6 +47,7 @@ struct TensorFileStats {
   int64_t weights = 0;  // elements
   int64_t kept = 0;     // elements stored: the unpruned ones of a sparse kind, else all
   int64_t index_bits = 0;         // codebook kinds: bits per index before Huffman coding
+  int64_t codebook_groups = 0;    // codebook kinds: codebooks, each for an equal slice of the first dimension
   double index_bits_coded = 0;    // ... and after: index stream bits / kept
   int64_t gap_bits = 0;           // sparse kinds: bits per gap before Huffman coding
   double gap_bits_coded = 0;      // ... and after: gap stream bits / gap entries

@@ -56,6 +56,10 @@ at::Tensor magnitude_prune(const at::Tensor& weight, const at::Tensor& mask,
 
 // Stage 2, trained quantization. A shared layer's weight is codebook[indices] where mask, else 0:
 // `indices` (uint8, the weight's shape) picks one of the k = 2^bits centroids of the 1-D `codebook`.
+// Per-group codebooks: a 2-D codebook (groups, k) splits the weight's first dimension d0 (output
+// channels of Linear and Conv, input channels of ConvTranspose, rows of Embedding) into `groups`
+// runs of slices as even as possible, slice r decoded by codebook[r · groups / d0] (rounded down;
+// d0 / groups slices each when groups divides d0). 1 <= groups <= d0.
 
 // Clusters the weights that survive `mask` (all of them when mask is nullopt) with 1-D k-means:
 // returns (codebook: k = 2^bits ascending centroids in the weight's dtype, indices: uint8 of the
@@ -76,12 +80,14 @@ std::tuple<at::Tensor, at::Tensor> kmeans_quantize(const at::Tensor& weight, con
                                                    const std::string& method = "lloyd", int64_t seed = 0,
                                                    const std::optional<at::Tensor>& importance = std::nullopt);
 
-// codebook[indices] where mask, exactly 0 elsewhere (differentiable w.r.t. the codebook).
+// codebook[indices] where mask, exactly 0 elsewhere (differentiable w.r.t. the codebook); 1-D or
+// grouped codebook.
 at::Tensor codebook_decode(const at::Tensor& indices, const at::Tensor& mask, const at::Tensor& codebook);
 
-// The per-cluster gradient reduction: entry c = Σ grad_weight[i] over kept i with indices[i] == c.
+// The per-cluster gradient reduction: entry c = Σ grad_weight[i] over kept i with indices[i] == c,
+// (num_codes). num_groups > 1: per group as above, (num_groups, num_codes).
 at::Tensor codebook_grad(const at::Tensor& grad_weight, const at::Tensor& indices, const at::Tensor& mask,
-                         int64_t num_codes);
+                         int64_t num_codes, int64_t num_groups = 1);
 
 // y = x decode(indices, mask, codebook)ᵀ + bias. input: (*, in_features) -> (*, out_features).
 at::Tensor shared_linear(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,

@@ -37,6 +37,11 @@ struct QuantizeOptions {
   std::string init = "linear";  // "linear" | "density" | "random"
   std::string method = "lloyd";  // "lloyd" | "exact"
   int64_t seed = 0;             // for init = "random"
+  // Per-group codebooks: each run of group_size consecutive slices of a layer's first dimension
+  // (output channels of Linear and Conv, input channels of ConvTranspose, rows of Embedding; 1: per
+  // channel) gets its own codebook: ceil(slices / group_size) codebooks over runs as even as
+  // possible (deepcomp/ops.h), so no run is longer than group_size. Default: one codebook per layer.
+  std::optional<int64_t> group_size;
   // Weighted k-means (ops::kmeans_quantize's importance), per qualified layer name: each weight's
   // importance, broadcastable to the layer's weight (e.g. a diagonal Fisher estimate) ...
   std::map<std::string, torch::Tensor> importance;
@@ -54,9 +59,10 @@ struct LayerQuantizeStats {
   std::string kind;  // the torch layer: "Linear", "Conv2d", "Embedding", ...
   std::vector<int64_t> shape;
   int64_t bits = 0;
+  int64_t groups = 1;  // codebooks: equal slices of the first dimension
   int64_t weights = 0;
   int64_t kept = 0;
-  int64_t clusters_used = 0;
+  int64_t clusters_used = 0;  // distinct indices among the kept weights
   double squared_error = 0;  // Σ (w - its centroid)² over the kept weights, before fine-tuning
   double index_entropy = 0;  // bits per kept weight an ideal entropy coder needs for the indices
   int64_t k() const { return int64_t{1} << bits; }
@@ -67,7 +73,8 @@ struct QuantizeReport {
   std::string method;
   std::vector<LayerQuantizeStats> layers;
   std::vector<SkippedLayer> skipped;  // weighted layers left alone without being asked to, and why
-  // A fixed-width table: layer, type, shape, bits, k, used, kept, squared error, entropy, and a total row.
+  // A fixed-width table: layer, type, shape, bits, k, groups, used, kept, squared error, entropy, and a
+  // total row.
   std::string table() const;
 };
 std::ostream& operator<<(std::ostream& stream, const QuantizeReport& report);

@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "ops/checks.h"
+#include "ops/codebook_grad_like.h"
 #include "ops/composite/dense_backward.h"
 
 namespace deepcomp::ops {
@@ -37,7 +38,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_conv2d_backward_composite(
       conv2d_backward(grad_output, input, codebook_decode(indices, mask, codebook), stride, padding, dilation, groups,
                       output_mask);
   const auto grad_codebook =
-      grad_weight.defined() ? codebook_grad(grad_weight, indices, mask, codebook.numel()) : at::Tensor();
+      grad_weight.defined() ? codebook_grad_like(grad_weight, indices, mask, codebook) : at::Tensor();
   return {grad_input, grad_codebook, grad_bias};
 }
 

@@ -6,6 +6,7 @@
 #include <deepcomp/ops.h>
 
 #include "ops/checks.h"
+#include "ops/codebook_grad_like.h"
 #include "ops/composite/dense_backward.h"
 #include "ops/composite/shared_linear_decoded.h"
 
@@ -26,7 +27,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_linear_backward_composite(
       linear_backward(grad_output, input, indices.size(0), indices.size(1),
                       [&] { return codebook_decode(indices, mask, codebook); }, output_mask);
   const auto grad_codebook =
-      grad_weight.defined() ? codebook_grad(grad_weight, indices, mask, codebook.numel()) : at::Tensor();
+      grad_weight.defined() ? codebook_grad_like(grad_weight, indices, mask, codebook) : at::Tensor();
   return {grad_input, grad_codebook, grad_bias};
 }
 

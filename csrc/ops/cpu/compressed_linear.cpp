@@ -3,7 +3,8 @@
 // one SIMD pass over its entries; otherwise a row's entries are read once per tile of 64, 32, 16
 // or 8 inputs (then the rest), from the input laid out (in_features, batch) so that the inputs one
 // kept weight multiplies are contiguous (compressed_rows_simd.h). The entries are checked once per
-// change of the tensors (tensor_memo.h), not in the loops.
+// change of the tensors (tensor_memo.h), not in the loops. A grouped codebook gives each row the
+// centroids of its group (ops/codebook_layout.h).
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
@@ -12,7 +13,9 @@
 #include <algorithm>
 #include <array>
 #include <utility>
+#include <vector>
 
+#include "ops/codebook_layout.h"
 #include "ops/compressed_linear_entry.h"
 #include "ops/cpu/compressed_rows_simd.h"
 #include "ops/tensor_memo.h"
@@ -77,7 +80,7 @@ void row_tile(const uint32_t* entries, int64_t count, const double* x, int64_t s
 bool compressed_linear_into_cpu(at::Tensor& out, const at::Tensor& input, const at::Tensor& row_ptr,
                                 const at::Tensor& entries, const at::Tensor& codebook, const at::Tensor& bias) {
   const int64_t batch = input.size(0), in_features = input.size(1), rows = row_ptr.numel() - 1;
-  const int64_t k = codebook.numel();
+  const int64_t k = codebook_codes(codebook), groups = codebook_groups(codebook);
   if (!well_formed(row_ptr, entries, in_features, k)) return false;
   if (batch == 0 || rows == 0) return true;
   const int64_t* offsets = row_ptr.const_data_ptr<int64_t>();
@@ -86,9 +89,9 @@ bool compressed_linear_into_cpu(at::Tensor& out, const at::Tensor& input, const 
     using acc_t = at::opmath_type<scalar_t>;
     const auto columns = input.t().to(c10::CppTypeToScalarType<acc_t>::value).contiguous();
     const acc_t* x = columns.const_data_ptr<acc_t>();
-    std::array<acc_t, 256> table{};
+    std::vector<acc_t> tables(codebook.numel());  // one row of k per group
     const scalar_t* centroid = codebook.const_data_ptr<scalar_t>();
-    std::transform(centroid, centroid + k, table.begin(), [](scalar_t c) { return static_cast<acc_t>(c); });
+    std::transform(centroid, centroid + tables.size(), tables.begin(), [](scalar_t c) { return acc_t(c); });
     const scalar_t* shift = bias.defined() ? bias.const_data_ptr<scalar_t>() : nullptr;
     scalar_t* y = out.mutable_data_ptr<scalar_t>();
     const int64_t work_per_row = std::max<int64_t>(1, entries.numel() / rows * batch);
@@ -96,9 +99,10 @@ bool compressed_linear_into_cpu(at::Tensor& out, const at::Tensor& input, const 
     at::parallel_for(0, rows, grain, [&](int64_t first, int64_t last) {
       for (int64_t r = first; r < last; ++r) {
         const acc_t b = shift == nullptr ? acc_t(0) : static_cast<acc_t>(shift[r]);
+        const acc_t* table = tables.data() + group_of_row(r, groups, rows) * k;
         if (batch == 1) {
           y[r] = static_cast<scalar_t>(
-              row_dot(entry + offsets[r], offsets[r + 1] - offsets[r], x, table.data(), k) + b);
+              row_dot(entry + offsets[r], offsets[r + 1] - offsets[r], x, table, k) + b);
           continue;
         }
         for (int64_t b0 = 0; b0 < batch;) {
@@ -110,10 +114,10 @@ bool compressed_linear_into_cpu(at::Tensor& out, const at::Tensor& input, const 
           const uint32_t* first_entry = entry + offsets[r];
           const int64_t count = offsets[r + 1] - offsets[r];
           if (tile <= remaining) {
-            row_tile(first_entry, count, x + b0, batch, table.data(), sum.data(), tile);
+            row_tile(first_entry, count, x + b0, batch, table, sum.data(), tile);
           } else {
             tile = remaining;
-            row_tile_portable(first_entry, count, x + b0, batch, table.data(), sum.data(), tile);
+            row_tile_portable(first_entry, count, x + b0, batch, table, sum.data(), tile);
           }
           for (int64_t t = 0; t < tile; ++t) y[(b0 + t) * rows + r] = static_cast<scalar_t>(sum[t] + b);
           b0 += tile;

@@ -13,6 +13,8 @@
 
 #include "check.h"
 #include "ops/checks.h"
+#include "ops/codebook_layout.h"
+#include "ops/cpu/codebook_rows.h"
 #include "ops/compressed_linear_entry.h"
 #include "ops/cpu/packed_rows.h"
 
@@ -53,12 +55,23 @@ struct Blocks {
   }
 };
 
+// Rows [row, row + rows) of the dense weight, each decoded with its group's codebook.
+at::Tensor decoded_rows(const at::Tensor& indices, const at::Tensor& mask, const at::Tensor& codebook, int64_t row,
+                        int64_t rows) {
+  auto weight = at::empty({rows, indices.size(1)}, codebook.options());
+  DEEPCOMP_CHECK(decode_rows_cpu(weight, indices.narrow(0, row, rows), mask.narrow(0, row, rows), codebook, row,
+                                 indices.size(0)),
+                 "shared_linear: indices hold a value >= the codebook's ", codebook_codes(codebook), " entries");
+  return weight;
+}
+
 // The packed rows of a layer pruned enough for the sparse paths (packed_rows.h), else null. The
-// packed path needs the input in the codebook's dtype and every kept index inside the codebook.
+// packed path needs the input in the codebook's dtype, every kept index inside the codebook and one
+// codebook for the whole layer (the transposed rows of the input gradient would mix groups).
 std::shared_ptr<const PackedRows> sparse_rows(const at::Tensor& input, const at::Tensor& indices,
                                               const at::Tensor& mask, const at::Tensor& codebook,
                                               Packing packing = Packing::kRows) {
-  if (!sparse_wins(mask) || input.scalar_type() != codebook.scalar_type() ||
+  if (codebook.dim() != 1 || !sparse_wins(mask) || input.scalar_type() != codebook.scalar_type() ||
       std::max(indices.size(0), indices.size(1)) >= kCompressedMaxInFeatures) {
     return nullptr;
   }
@@ -79,9 +92,10 @@ at::Tensor shared_linear_cpu(const at::Tensor& input, const at::Tensor& indices,
   const auto index = indices.contiguous(), keep = mask.contiguous();
   auto out = at::empty({x.size(0), out_features}, x.options());
   const bool has_bias = bias.has_value() && bias->defined();
+  const auto centroids = codebook.contiguous();
   Blocks(out_features, in_features, x.size(0)).for_each(out_features, [&](int64_t row, int64_t rows, int64_t) {
     auto out_block = out.narrow(1, row, rows);  // columns of out: a strided matrix BLAS writes in place
-    const auto weight = codebook_decode(index.narrow(0, row, rows), keep.narrow(0, row, rows), codebook);
+    const auto weight = decoded_rows(index, keep, centroids, row, rows);
     if (has_bias) {
       at::addmm_out(out_block, bias->narrow(0, row, rows), x, weight.t());
     } else {
@@ -114,22 +128,27 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_linear_backward_cpu(
   }
   const Blocks blocks(out_features, in_features, x.size(0));
   const int64_t slots = blocks.slots();
+  const auto centroids = codebook.contiguous();
   auto grad_input = output_mask[0] ? at::zeros({slots, x.size(0), in_features}, x.options()) : at::Tensor();
-  auto grad_codebook = output_mask[1] ? at::zeros({slots, codebook.numel()}, codebook.options()) : at::Tensor();
+  auto grad_codebook =
+      output_mask[1] ? at::zeros({slots, codebook_groups(codebook), codebook_codes(codebook)}, codebook.options())
+                     : at::Tensor();
   if (output_mask[0] || output_mask[1]) {
     blocks.for_each(out_features, [&](int64_t row, int64_t rows, int64_t slot) {
       const auto grad_block = grad.narrow(1, row, rows);
-      const auto index_block = index.narrow(0, row, rows), keep_block = keep.narrow(0, row, rows);
-      if (output_mask[0]) grad_input[slot].addmm_(grad_block, codebook_decode(index_block, keep_block, codebook));
+      if (output_mask[0]) grad_input[slot].addmm_(grad_block, decoded_rows(index, keep, centroids, row, rows));
       if (output_mask[1]) {
-        grad_codebook[slot].add_(
-            codebook_grad(grad_block.t().mm(x), index_block, keep_block, codebook.numel()));
+        auto sums = grad_codebook[slot];
+        DEEPCOMP_CHECK(grad_rows_cpu(sums, grad_block.t().mm(x), index.narrow(0, row, rows),
+                                     keep.narrow(0, row, rows), row, out_features),
+                       "shared_linear: indices hold a value >= the codebook's ", codebook_codes(codebook), " entries");
       }
     });
   }
   const auto total = [slots](const at::Tensor& partial) { return slots == 1 ? partial[0] : partial.sum(0); };
   return {output_mask[0] ? total(grad_input).view(input.sizes()) : at::Tensor(),
-          output_mask[1] ? total(grad_codebook) : at::Tensor(), output_mask[2] ? grad.sum(0) : at::Tensor()};
+          output_mask[1] ? total(grad_codebook).view(codebook.sizes()) : at::Tensor(),
+          output_mask[2] ? grad.sum(0) : at::Tensor()};
 }
 
 }  // namespace

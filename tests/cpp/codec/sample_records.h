@@ -12,8 +12,8 @@ namespace deepcomp::codec::testing {
 
 inline bool same_record(const TensorRecord& a, const TensorRecord& b) {
   return a.name == b.name && a.kind == b.kind && a.dtype == b.dtype && a.shape == b.shape && a.values == b.values &&
-         a.index_bits == b.index_bits && a.codebook == b.codebook && a.indices == b.indices &&
-         a.gap_bits == b.gap_bits && a.mask == b.mask;
+         a.index_bits == b.index_bits && a.codebook_groups == b.codebook_groups && a.codebook == b.codebook &&
+         a.indices == b.indices && a.gap_bits == b.gap_bits && a.mask == b.mask;
 }
 
 inline bool same_records(const std::vector<TensorRecord>& a, const std::vector<TensorRecord>& b) {
