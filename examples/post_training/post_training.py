@@ -125,6 +125,14 @@ def main():
         measure(f"quantize {bits} bits, exact k-means weighted by calibration",
                 lambda m: deepcomp.quantize(m, bits=bits, weights=calibration, method="exact"))
     measure("the default widths (Linear 5, others 8 bits), weighted", lambda m: deepcomp.quantize(m, weights=calibration))
+    # Per-group codebooks against one per layer, all by exact k-means; the file bytes count the extra codebooks.
+    for bits in (4, 3):
+        measure(f"quantize {bits} bits, exact k-means", lambda m: deepcomp.quantize(m, bits=bits, method="exact"))
+        for group_size in (16, 4):
+            measure(f"quantize {bits} bits, exact k-means, a codebook per {group_size} channels",
+                    lambda m: deepcomp.quantize(m, bits=bits, method="exact", group_size=group_size))
+        measure(f"quantize {bits} bits, exact k-means weighted, a codebook per 16 channels",
+                lambda m: deepcomp.quantize(m, bits=bits, method="exact", group_size=16, weights=calibration))
 
     def pruned_and_quantized(m, bits=4):
         deepcomp.prune(m, sparsity=0.5, criterion="activation", calibration=calibration)

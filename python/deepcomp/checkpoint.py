@@ -13,14 +13,14 @@ _KIND_OF_RANK = {2: "Linear", 3: "Conv1d", 4: "Conv2d", 5: "Conv3d"}
 
 
 def compress_state(state: Mapping, *, sparsity=None, sensitivity=None, bits=None, init: str = "linear",
-                   method: str = "lloyd", layers=None, exclude=None, quantize: bool = True
-                   ) -> Tuple[Dict[str, torch.Tensor], Optional["_C.PruneReport"], Optional["_C.QuantizeReport"]]:
+                   method: str = "lloyd", layers=None, exclude=None, quantize: bool = True,
+                   group_size: Optional[int] = None) -> Tuple[Dict[str, torch.Tensor], Optional["_C.PruneReport"], Optional["_C.QuantizeReport"]]:
     """(compressed state, prune report or None, quantize report or None) of a state dict.
 
     The layers are the names `<layer>` of the state's floating-point `<layer>.weight` tensors of rank 2
     (Linear, 5 bits by default), 3, 4 or 5 (Conv1d/2d/3d, 8 bits); layers= / exclude= name them as deepcomp.prune does. With sparsity= or
     sensitivity= (as for deepcomp.prune) each is pruned once; with quantize (the default) each is then
-    clustered (bits, init, method as for deepcomp.quantize). A quantized layer's weight becomes
+    clustered (bits, init, method, group_size as for deepcomp.quantize). A quantized layer's weight becomes
     `<layer>.codebook`, `.indices` and `.mask`, a pruned one's `<layer>.weight` (0 where pruned) and
     `.mask`: what deepcomp.save stores compressed and deepcomp.load(..., match_layers=True) loads back.
     Other tensors are kept as they are. Raises what deepcomp.prune / quantize raise, and TypeError for a
@@ -46,7 +46,7 @@ def compress_state(state: Mapping, *, sparsity=None, sensitivity=None, bits=None
         entries = _entries(out)
     if quantize:
         quantize_report, chosen, weights = _C.plan_quantize(entries, bits, init, method, 0, layers, exclude,
-                                                            "deepcomp compress")
+                                                            "deepcomp compress", group_size=group_size)
         for index, (codebook, indices, mask) in zip(chosen, weights):
             prefix = entries[index].name + "."
             del out[prefix + "weight"]

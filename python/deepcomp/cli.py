@@ -88,7 +88,7 @@ def _compress(args: argparse.Namespace) -> None:
         raise ValueError("pass --bits or --layer-bits, not both")
     state, pruned, quantized = checkpoint.compress_state(
         state, sparsity=args.sparsity, sensitivity=args.sensitivity, bits=bits, layers=args.layers,
-        exclude=args.exclude, quantize=not args.no_quantize)
+        exclude=args.exclude, quantize=not args.no_quantize, group_size=args.group_size)
     for report in (pruned, quantized):
         if report is not None:
             print(_printable(str(report)), end="\n\n")
@@ -191,6 +191,8 @@ def parser() -> argparse.ArgumentParser:
     compress.add_argument("--bits", type=int, help="codebook bits for every layer (default 8 conv, 5 linear)")
     compress.add_argument("--layer-bits", type=_layer_bits, action="append", metavar="LAYER=BITS",
                           help="codebook bits for one layer (repeat for more)")
+    compress.add_argument("--group-size", type=int, metavar="G",
+                          help="a codebook per G output channels of each layer (default: one per layer)")
     compress.add_argument("--layers", nargs="+", metavar="LAYER", help="only these layers")
     compress.add_argument("--exclude", nargs="+", metavar="LAYER", help="leave these layers alone")
     compress.add_argument("--no-quantize", action="store_true", help="prune only")

@@ -149,7 +149,8 @@ def _stored_layout(report: FileReport) -> Dict[str, torch.Tensor]:
     for stats in report.tensors:
         shape, prefix = tuple(stats.shape), stats.name[:-len("weight")]
         if stats.kind.endswith("codebook"):
-            layout.update({prefix + "codebook": (2 ** stats.index_bits,), prefix + "indices": shape,
+            k, groups = 2 ** stats.index_bits, stats.codebook_groups
+            layout.update({prefix + "codebook": (k,) if groups == 1 else (groups, k), prefix + "indices": shape,
                            prefix + "mask": shape})
         elif stats.kind == "sparse_raw":
             layout.update({stats.name: shape, prefix + "mask": shape})

@@ -18,7 +18,8 @@ def match_layers(model: torch.nn.Module, state_dict: Mapping) -> torch.nn.Module
     state).load_state_dict(state) loads a checkpoint of a pruned or quantized model into a fresh one.
 
     A layer named `<layer>` becomes, by the names under `<layer>.` in state_dict: a SharedLinear /
-    SharedConv2d if `<layer>.codebook` is there (bits = log2 of its length, 2..256 entries), a
+    SharedConv2d if `<layer>.codebook` is there (bits = log2 of its length, 2..256 entries; a 2-D
+    codebook (groups, 2^bits) gives per-group codebooks), a
     MaskedLinear / MaskedConv2d if `<layer>.mask` is, else the plain nn.Linear / nn.Conv2d; a layer
     the state dict names nothing of stays as it is. A replaced layer is a new module with the old
     one's shape, options (stride, padding, groups, bias or not, ...), device, dtype and training
@@ -45,32 +46,39 @@ def matched_layers(model: torch.nn.Module, state_dict: Mapping) -> List[Tuple[to
             continue
         prefix = f"{name}." if name else ""
         _check_shapes(name, module, state_dict, prefix)
-        kind, bits = _saved_kind(name, module, state_dict, prefix)
-        if kind is None or (type(module) is kind and (bits is None or module.bits == bits)):
+        kind, bits, groups = _saved_kind(name, module, state_dict, prefix)
+        if kind is None or (type(module) is kind and (bits is None or (module.bits, module.codebook_groups) ==
+                                                      (bits, groups))):
             continue
         if module is model:
             raise TypeError(f"deepcomp.match_layers: the model itself is a {type(module).__name__} and the state "
                             f"dict holds a {kind.__name__}; a model cannot replace itself, wrap it "
                             "(nn.Sequential(layer))")
-        replacements.append((module, _fresh(kind, module, bits)))
+        replacements.append((module, _fresh(kind, module, bits, groups)))
     return replacements
 
 
-def _saved_kind(name: str, module, state: Mapping, prefix: str) -> Tuple[Optional[type], Optional[int]]:
-    """(the layer type state was saved from, its bits if shared); (None, None) if state has no weight of it."""
+def _saved_kind(name: str, module, state: Mapping,
+                prefix: str) -> Tuple[Optional[type], Optional[int], Optional[int]]:
+    """(the layer type state was saved from, its bits and codebook groups if shared); (None, None, None) if
+    state has no weight of it."""
     dense = DENSE_OF[type(module)]
     if prefix + "codebook" in state:
         shape = tuple(state[prefix + "codebook"].shape)
-        entries = shape[0] if len(shape) == 1 else 0
-        if not (2 ** MIN_BITS <= entries <= 2 ** MAX_BITS and entries & (entries - 1) == 0):
+        entries = shape[-1] if len(shape) in (1, 2) else 0
+        groups = shape[0] if len(shape) == 2 else 1
+        rows = (module.indices if isinstance(module, SharedLayer) else module.weight).shape[0]
+        if not (2 ** MIN_BITS <= entries <= 2 ** MAX_BITS and entries & (entries - 1) == 0) or \
+                not 1 <= groups <= max(rows, 1):
             raise ValueError(f"deepcomp.match_layers: layer {name!r}: the saved codebook has shape {shape}; "
-                             f"a shared layer's is (2^bits,), a power of two in {2 ** MIN_BITS}..{2 ** MAX_BITS}")
-        return SHARED_TWIN[dense], entries.bit_length() - 1
+                             f"a shared layer's is (2^bits,) or (groups, 2^bits), 2^bits a power of two in "
+                             f"{2 ** MIN_BITS}..{2 ** MAX_BITS} and groups at most the layer's {rows} rows")
+        return SHARED_TWIN[dense], entries.bit_length() - 1, groups
     if prefix + "mask" in state:
-        return MASKED_TWIN[dense], None
+        return MASKED_TWIN[dense], None, None
     if prefix + "weight" in state:
-        return dense, None
-    return None, None
+        return dense, None, None
+    return None, None, None
 
 
 def _check_shapes(name: str, module, state: Mapping, prefix: str) -> None:
@@ -85,12 +93,15 @@ def _check_shapes(name: str, module, state: Mapping, prefix: str) -> None:
                              f"{tuple(tensor.shape)}, the layer needs {tuple(shape)}")
 
 
-def _fresh(kind: type, module: torch.nn.Module, bits: Optional[int]) -> torch.nn.Module:
+def _fresh(kind: type, module: torch.nn.Module, bits: Optional[int],
+           codebook_groups: Optional[int] = None) -> torch.nn.Module:
     """A `kind` layer with module's options, device, dtype and training mode, all tensors zero."""
     like = module.codebook if isinstance(module, SharedLayer) else module.weight
     options = SHARED_TWIN[DENSE_OF[type(module)]]._options_of(module)  # the constructor's arguments
     if bits is not None:
         options["bits"] = bits
+    if codebook_groups is not None:
+        options["codebook_groups"] = codebook_groups
     # Built on the meta device: a shared layer's constructor would otherwise cluster a random weight.
     layer = kind(**options, device="meta", dtype=like.dtype)
     layer = layer.to_empty(device=like.device)

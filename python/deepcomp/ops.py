@@ -73,14 +73,18 @@ def kmeans_quantize(weight: torch.Tensor, mask: Optional[torch.Tensor], bits: in
 
 def codebook_decode(indices: torch.Tensor, mask: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     """codebook[indices] where mask, exactly 0 elsewhere: a shared layer's dense weight (differentiable
-    w.r.t. codebook). indices: uint8; mask: bool of indices' shape; codebook: 1-D."""
+    w.r.t. codebook). indices: uint8; mask: bool of indices' shape; codebook: 1-D (k), or 2-D (groups, k)
+    for per-group codebooks: the first dimension of indices splits into `groups` equal slices, slice g
+    decoded by codebook[g]."""
     return _ops.codebook_decode.default(indices, mask, codebook)
 
 
 def codebook_grad(grad_weight: torch.Tensor, indices: torch.Tensor, mask: torch.Tensor,
-                  num_codes: int) -> torch.Tensor:
-    """The per-cluster gradient reduction: entry c sums grad_weight over the kept weights with index c."""
-    return _ops.codebook_grad.default(grad_weight, indices, mask, num_codes)
+                  num_codes: int, num_groups: int = 1) -> torch.Tensor:
+    """The per-cluster gradient reduction: entry c sums grad_weight over the kept weights with index c,
+    (num_codes); per group of a grouped codebook (see codebook_decode) when num_groups > 1,
+    (num_groups, num_codes)."""
+    return _ops.codebook_grad.default(grad_weight, indices, mask, num_codes, num_groups)
 
 
 def shared_linear(input: torch.Tensor, indices: torch.Tensor, mask: torch.Tensor, codebook: torch.Tensor,
@@ -173,8 +177,8 @@ def _codebook_decode_fake(indices, mask, codebook):
 
 
 @torch.library.register_fake("deepcomp::codebook_grad")
-def _codebook_grad_fake(grad_weight, indices, mask, num_codes):
-    return grad_weight.new_empty((num_codes,))
+def _codebook_grad_fake(grad_weight, indices, mask, num_codes, num_groups=1):
+    return grad_weight.new_empty((num_codes,) if num_groups == 1 else (num_groups, num_codes))
 
 
 @torch.library.register_fake("deepcomp::shared_linear")

@@ -2,7 +2,7 @@
 
 The decisions (which layers, widths, clustering, checks, the report) are made in C++
 (deepcomp/quantize.h); this module finds and swaps the nn.Module layers."""
-from typing import Dict, Union
+from typing import Dict, Optional, Union
 
 import torch
 
@@ -18,7 +18,8 @@ QuantizeReport = _C.QuantizeReport
 
 def quantize(model: torch.nn.Module, *, bits=None, init: str = "linear", layers=None, method: str = "lloyd",
              seed: int = 0, exclude: Exclude = None,
-             weights: Union[None, Calibration, Dict[str, torch.Tensor]] = None) -> QuantizeReport:
+             weights: Union[None, Calibration, Dict[str, torch.Tensor]] = None,
+             group_size: Optional[int] = None) -> QuantizeReport:
     """Quantizes model's Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d and Embedding layers by weight
     sharing, in place, and reports per layer (docs/layers.md).
 
@@ -42,6 +43,12 @@ def quantize(model: torch.nn.Module, *, bits=None, init: str = "linear", layers=
       the input it multiplies, so its share of the output's error), or {layer name: tensor
       broadcastable to that layer's weight, >= 0} (e.g. a diagonal Fisher estimate, the mean of
       grad² over batches); layers it does not name are clustered unweighted.
+    group_size: per-group codebooks (grouped palettization): each run of group_size consecutive slices
+      of a layer's weight along its first dimension (output channels of Linear and Conv, input
+      channels of ConvTranspose, rows of an Embedding) gets its own 2^bits codebook; 1 is one codebook
+      per channel. Where group_size does not divide the slices, the ceil(slices / group_size) groups
+      are as even as possible (none longer than group_size). The codebooks are stored in the file and
+      counted in its size. Default None: one codebook per layer (the paper's).
 
     Weighted layers it cannot quantize (MultiheadAttention, LSTM, ...) are skipped with a warning that names
     each; report.skipped lists them. Raises ValueError / TypeError for bad arguments, unknown layers,
@@ -51,7 +58,7 @@ def quantize(model: torch.nn.Module, *, bits=None, init: str = "linear", layers=
     calibration, importance = _importance(weights)
     report, chosen, clustered = _C.plan_quantize(describe(model), bits, init, method, seed, layers,
                                                  exclude_names(model, exclude), "deepcomp.quantize", importance,
-                                                 calibration)
+                                                 calibration, group_size)
     warn_skipped("deepcomp.quantize", report.skipped)
     modules = modules_of(model)
     replacements = {}

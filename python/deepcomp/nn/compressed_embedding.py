@@ -17,7 +17,7 @@ class CompressedEmbedding(CompressedRows):
     decodes their n rows only, so a large vocabulary stays at about 4 bytes per kept weight in memory.
 
     row_ptr: int64 buffer (num_embeddings + 1); entries: int32 buffer (one per kept weight); codebook:
-    buffer (2^bits centroids). padding_idx, max_norm and norm_type as nn.Embedding's (max_norm rescales
+    buffer (2^bits centroids, or (groups, 2^bits) per-group codebooks). padding_idx, max_norm and norm_type as nn.Embedding's (max_norm rescales
     the looked-up rows of the output; nothing is stored). Input: indices of any shape -> (*, embedding_dim)
     in the codebook's dtype. No gradients: fine-tune a SharedEmbedding, then convert it with
     from_shared(), or load a .dcz with deepcomp.load(path, model, compressed=True).
@@ -81,7 +81,8 @@ class CompressedEmbedding(CompressedRows):
         position = starts[row] + torch.arange(row.numel(), device=tokens.device) - first[row]
         entries = self.entries[position].long()
         output = torch.zeros(tokens.numel(), self.embedding_dim, dtype=self.codebook.dtype, device=self.codebook.device)
-        output[row, torch.div(entries, 256, rounding_mode="floor")] = self.codebook[torch.remainder(entries, 256)]
+        output[row, torch.div(entries, 256, rounding_mode="floor")] = standard_ops.centroids(
+            self.codebook, torch.remainder(entries, 256), tokens[row], self.num_embeddings)
         if self.max_norm is not None:  # nn.Embedding's renormalisation, of the output only
             norms = output.norm(p=self.norm_type, dim=1, keepdim=True)
             output = torch.where(norms > self.max_norm, output * (self.max_norm / (norms + 1e-7)), output)

@@ -16,7 +16,7 @@ class CompressedLinear(CompressedRows):
     The EIE idea: a batch-1 forward reads 4 bytes per kept weight where a dense layer reads 4 per weight.
 
     row_ptr: int64 buffer (out_features + 1); entries: int32 buffer (one per kept weight); codebook:
-    buffer (2^bits centroids); bias: buffer (out_features) or None. Input (*, in_features) ->
+    buffer (2^bits centroids, or (groups, 2^bits) per-group codebooks); bias: buffer (out_features) or None. Input (*, in_features) ->
     (*, out_features) in the codebook's dtype. No gradients: fine-tune a SharedLinear, then convert it
     with from_shared(), or load a .dcz with deepcomp.load(path, model, compressed=True).
     """

@@ -21,7 +21,7 @@ class CompressedRows(NotScriptable, torch.nn.Module):
 
     @property
     def bits(self) -> int:
-        return self.codebook.numel().bit_length() - 1
+        return self.codebook.shape[-1].bit_length() - 1
 
     @property
     def weight(self) -> torch.Tensor:

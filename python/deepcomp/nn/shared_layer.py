@@ -4,6 +4,9 @@ A shared layer stores no dense weight: its weight is codebook[indices] where mas
 `codebook` (2^bits centroids) is the only weight Parameter, so an ordinary optimizer over
 model.parameters() fine-tunes the centroids: the gradient of centroid c is the sum of the gradients
 of the weights in cluster c (Deep Compression, section 3.3). Indices and mask are fixed buffers.
+Per-group codebooks: with codebook_groups=G the codebook is (G, 2^bits); slice r of the weight's R
+along its first dimension reads row r·G // R (G runs of slices as even as possible; deepcomp.quantize(...,
+group_size=)).
 """
 from numbers import Integral
 from typing import Optional
@@ -30,7 +33,7 @@ def check_bits(bits, where: str = "bits") -> int:
 
 class SharedLayer(NotScriptable, torch.nn.Module):
     """Base of the shared layers. Subclasses set `dense_type` (the torch layer they stand for), take its
-    constructor's arguments (and bits=, device=, dtype=) and implement `forward`."""
+    constructor's arguments (and bits=, codebook_groups=, device=, dtype=) and implement `forward`."""
 
     dense_type: type
     codebook: torch.nn.Parameter
@@ -38,10 +41,13 @@ class SharedLayer(NotScriptable, torch.nn.Module):
     mask: torch.Tensor
     bias: Optional[torch.nn.Parameter]
 
-    def _register_shared(self, weight_shape, bits: int, bias: bool, device, dtype, bias_size=None) -> None:
+    def _register_shared(self, weight_shape, bits: int, bias: bool, device, dtype, bias_size=None,
+                         codebook_groups: int = 1) -> None:
         """bias_size: the bias's length when it is not the weight's first dimension."""
         factory = {"device": device, "dtype": dtype}
-        self.codebook = torch.nn.Parameter(torch.empty(2 ** check_bits(bits), **factory))
+        k = 2 ** check_bits(bits)
+        groups = _check_groups(codebook_groups, weight_shape)
+        self.codebook = torch.nn.Parameter(torch.empty((k,) if groups == 1 else (groups, k), **factory))
         self.register_buffer("indices", torch.zeros(weight_shape, dtype=torch.uint8, device=device))
         self.register_buffer("mask", torch.ones(weight_shape, dtype=torch.bool, device=device))
         bias_size = weight_shape[0] if bias_size is None else bias_size
@@ -50,7 +56,12 @@ class SharedLayer(NotScriptable, torch.nn.Module):
 
     @property
     def bits(self) -> int:
-        return self.codebook.numel().bit_length() - 1
+        return self.codebook.shape[-1].bit_length() - 1
+
+    @property
+    def codebook_groups(self) -> int:
+        """How many codebooks: 1, or one per equal slice of the weight's first dimension."""
+        return self.codebook.shape[0] if self.codebook.dim() == 2 else 1
 
     @property
     def weight(self) -> torch.Tensor:
@@ -70,12 +81,13 @@ class SharedLayer(NotScriptable, torch.nn.Module):
     def cluster(self, weight: torch.Tensor, mask: Optional[torch.Tensor], *, init: str = "linear",
                 method: str = "lloyd", seed: int = 0) -> None:
         """Sets codebook, indices and mask from a dense weight: k-means over the weights that survive
-        mask (None: all of them); see deepcomp.ops.kmeans_quantize (which checks the arguments)."""
+        mask (None: all of them), each codebook group on its own slice; see deepcomp.ops.kmeans_quantize
+        (which checks the arguments)."""
         if mask is None:
             mask = torch.ones_like(weight, dtype=torch.bool)
         with torch.no_grad():
-            codebook, indices = ops.kmeans_quantize(weight.detach(), mask, self.bits, init=init, method=method,
-                                                    seed=seed)
+            codebook, indices = _C.cluster_weight(weight.detach(), mask, self.bits, init, method, seed,
+                                                  self.codebook_groups)
             self.codebook.copy_(codebook)
             self.indices.copy_(indices)
             self.mask.copy_(mask)
@@ -99,15 +111,16 @@ class SharedLayer(NotScriptable, torch.nn.Module):
                       mask: torch.Tensor) -> "SharedLayer":
         """A shared layer standing for module (plain, masked or shared; unchanged) with a clustering made
         already: codebook (2^bits), uint8 indices and bool mask of module's weight shape (deepcomp.quantize
-        computes these). Shares module's bias Parameter."""
-        bits = codebook.numel().bit_length() - 1
+        computes these; a (groups, 2^bits) codebook gives per-group codebooks). Shares module's bias Parameter."""
+        bits = codebook.shape[-1].bit_length() - 1
         options = cls._options_of(module)
         if "bias" in options:
             options["bias"] = False  # module's own is shared below
-        layer = cls(**options, bits=bits, device="meta", dtype=codebook.dtype)
+        groups = codebook.shape[0] if codebook.dim() == 2 else 1
+        layer = cls(**options, bits=bits, codebook_groups=groups, device="meta", dtype=codebook.dtype)
         layer = layer.to_empty(device=codebook.device)
         with torch.no_grad():
-            layer.codebook.copy_(codebook)
+            layer.codebook.copy_(codebook.reshape(layer.codebook.shape))  # a (1, k) codebook is stored (k)
             layer.indices.copy_(indices)
             layer.mask.copy_(mask)
         layer.bias = getattr(module, "bias", None)
@@ -129,7 +142,18 @@ class SharedLayer(NotScriptable, torch.nn.Module):
 
     def clusters_used(self) -> int:
         """How many centroids some kept weight points to."""
-        return int(torch.bincount(self.indices[self.mask].long(), minlength=self.codebook.numel()).count_nonzero())
+        return int(torch.bincount(self.indices[self.mask].long(), minlength=self.codebook.shape[-1]).count_nonzero())
 
     def extra_repr(self) -> str:
-        return f"bits={self.bits}, kept={self.kept()}/{self.mask.numel()}"
+        groups = f", codebook_groups={self.codebook_groups}" if self.codebook_groups > 1 else ""
+        return f"bits={self.bits}{groups}, kept={self.kept()}/{self.mask.numel()}"
+
+
+def _check_groups(groups, weight_shape) -> int:
+    """codebook_groups as an int, at most one per slice of the weight's first dimension, or a clear error."""
+    if isinstance(groups, bool) or not isinstance(groups, Integral) or groups < 1:
+        raise ValueError(f"codebook_groups must be an int >= 1, got {groups!r}")
+    if groups > 1 and (len(weight_shape) == 0 or groups > weight_shape[0]):
+        raise ValueError(f"codebook_groups={groups} is more than the {weight_shape[0] if weight_shape else 0} "
+                         f"slices of the weight's first dimension (weight shape {tuple(weight_shape)})")
+    return int(groups)

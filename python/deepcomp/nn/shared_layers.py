@@ -11,11 +11,11 @@ from .shared_layer import SharedLayer
 
 
 class _SharedByForward(SharedLayer):
-    """A shared layer taking its torch layer's arguments (and bits=, default 8) and computing what it
-    computes with the decoded weight. codebook: Parameter (2^bits,); indices: uint8 buffer and mask:
-    bool buffer of the torch layer's weight shape; bias: the torch layer's (None where it has none)."""
+    """A shared layer taking its torch layer's arguments (and bits=, default 8; codebook_groups=) and
+    computing what it computes with the decoded weight. codebook: Parameter (2^bits,), or
+    (codebook_groups, 2^bits); indices: uint8 buffer and mask: bool buffer of the torch layer's weight shape; bias: the torch layer's (None where it has none)."""
 
-    def __init__(self, *args, bits: int = 8, device=None, dtype=None, **kwargs):
+    def __init__(self, *args, bits: int = 8, codebook_groups: int = 1, device=None, dtype=None, **kwargs):
         super().__init__()
         # The torch layer checks and normalises the arguments (on the meta device: nothing is allocated).
         dense = self.dense_type(*args, **kwargs, device="meta")
@@ -24,7 +24,7 @@ class _SharedByForward(SharedLayer):
             setattr(self, name, value)
         bias = getattr(dense, "bias", None)
         self._register_shared(dense.weight.shape, bits, bias is not None, device, dtype,
-                              bias_size=None if bias is None else bias.shape[0])
+                              bias_size=None if bias is None else bias.shape[0], codebook_groups=codebook_groups)
 
     def forward(self, *args, **kwargs) -> torch.Tensor:
         decode = standard_ops.shared_weight if standard_ops.exporting() else ops.codebook_decode

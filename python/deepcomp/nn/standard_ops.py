@@ -15,8 +15,17 @@ def masked_weight(weight: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask, weight, torch.zeros((), dtype=weight.dtype, device=weight.device))
 
 
+def centroids(codebook: torch.Tensor, codes: torch.Tensor, rows: torch.Tensor, num_rows: int) -> torch.Tensor:
+    """The centroid of each code, the codes lying in `rows` of a weight of first dimension num_rows:
+    codebook[code], or codebook[row · groups // num_rows, code] for per-group codebooks (groups, k)."""
+    if codebook.dim() == 1:
+        return codebook[codes]
+    return codebook[torch.div(rows * codebook.shape[0], num_rows, rounding_mode="floor"), codes]
+
+
 def shared_weight(indices: torch.Tensor, mask: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
-    return masked_weight(codebook[indices.long()], mask)
+    rows = torch.arange(indices.shape[0], device=indices.device).view(-1, *([1] * (indices.dim() - 1)))
+    return masked_weight(centroids(codebook, indices.long(), rows, indices.shape[0]), mask)
 
 
 def compressed_weight(row_ptr: torch.Tensor, entries: torch.Tensor, codebook: torch.Tensor, out_features: int,
@@ -30,6 +39,6 @@ def compressed_weight(row_ptr: torch.Tensor, entries: torch.Tensor, codebook: to
     rows = starts.cumsum(0)[:kept]
     entries = entries.long()
     columns = torch.div(entries, 256, rounding_mode="floor")
-    values = codebook[torch.remainder(entries, 256)]
+    values = centroids(codebook, torch.remainder(entries, 256), rows, out_features)
     weight = torch.zeros(out_features * in_features, dtype=codebook.dtype, device=codebook.device)
     return weight.scatter(0, rows * in_features + columns, values).view(out_features, in_features)
