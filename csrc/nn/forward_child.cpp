@@ -14,15 +14,18 @@
 namespace deepcomp::nn {
 namespace {
 
-// output = the forward of the first of Layers that `layer` is (a transposed convolution without output_size).
+// output = the forward of the first of Layers that `layer` is (a transposed convolution without output_size,
+// an embedding bag without offsets or per-sample weights).
 template <typename... Layers>
 void call_first(torch::nn::Module& layer, const torch::Tensor& input, std::optional<torch::Tensor>& output) {
   const auto call = [&](auto* typed) {
     if (output || typed == nullptr) return;
     if constexpr (requires { typed->forward(input); }) {
       output = typed->forward(input);
-    } else {
+    } else if constexpr (requires { typed->forward(input, std::nullopt); }) {
       output = typed->forward(input, std::nullopt);
+    } else {
+      output = typed->forward(input, torch::Tensor(), torch::Tensor());
     }
   };
   (call(layer.as<Layers>()), ...);
@@ -50,13 +53,13 @@ torch::Tensor forward_child(torch::nn::Module& parent, const std::string& name, 
   call_first<torch::nn::LinearImpl, MaskedLinearImpl, SharedLinearImpl, torch::nn::Conv2dImpl, MaskedConv2dImpl,
              SharedConv2dImpl>(layer, input, output);
   call_by_forward<torch::nn::Conv1dImpl, torch::nn::Conv3dImpl, torch::nn::ConvTranspose1dImpl,
-                  torch::nn::ConvTranspose2dImpl, torch::nn::ConvTranspose3dImpl, torch::nn::EmbeddingImpl>(layer, input,
-                                                                                                          output);
+                  torch::nn::ConvTranspose2dImpl, torch::nn::ConvTranspose3dImpl, torch::nn::EmbeddingImpl,
+                  torch::nn::EmbeddingBagImpl>(layer, input, output);
   if (output) return *output;
   DEEPCOMP_THROW(TypeError,
                  c10::str("deepcomp::nn::forward_child: child '", name, "' of ", parent.name(), " is a ", layer.name(),
                           "; forward_child calls the layers deepcomp changes (plain, masked or shared): ",
-                          "Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d and Embedding"));
+                          "Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d, Embedding and EmbeddingBag"));
 }
 
 }  // namespace deepcomp::nn

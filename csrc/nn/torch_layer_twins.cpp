@@ -16,6 +16,10 @@ namespace {
 template <typename Plain>
 constexpr bool kHasBias = requires(Plain& layer) { layer.bias; };
 
+template <typename Plain>
+constexpr bool kIsEmbedding =
+    std::is_same_v<Plain, torch::nn::EmbeddingImpl> || std::is_same_v<Plain, torch::nn::EmbeddingBagImpl>;
+
 // "deepcomp::nn::MaskedConv1dImpl" for ("Masked", torch::nn::Conv1dImpl): the names deepcomp's own
 // modules have.
 template <typename Plain>
@@ -27,7 +31,7 @@ std::string twin_name(const std::string& stage) {
 // Refuses what a twin cannot honour.
 template <typename Plain>
 void check_supported(const Plain& layer, const std::string& twin) {
-  if constexpr (std::is_same_v<Plain, torch::nn::EmbeddingImpl>) {
+  if constexpr (kIsEmbedding<Plain>) {
     DEEPCOMP_CHECK_VALUE(!layer.options.sparse(), twin, ": sparse=true (sparse gradients) is not supported; the "
                          "weight's gradient is dense through the mask or the codebook");
   }
@@ -63,7 +67,7 @@ class LayerOptions : public Plain {
     for (auto& item : this->parameters_) item.value() = torch::Tensor();
     this->weight = torch::Tensor();
     if constexpr (kHasBias<Plain>) this->bias = torch::Tensor();
-    if constexpr (std::is_same_v<Plain, torch::nn::EmbeddingImpl>) {
+    if constexpr (kIsEmbedding<Plain>) {
       this->options._weight(torch::Tensor());  // from_pretrained's weight
     }
   }
@@ -178,5 +182,7 @@ template class MaskedImpl<torch::nn::ConvTranspose3dImpl>;
 template class SharedImpl<torch::nn::ConvTranspose3dImpl>;
 template class MaskedImpl<torch::nn::EmbeddingImpl>;
 template class SharedImpl<torch::nn::EmbeddingImpl>;
+template class MaskedImpl<torch::nn::EmbeddingBagImpl>;
+template class SharedImpl<torch::nn::EmbeddingBagImpl>;
 
 }  // namespace deepcomp::nn

@@ -161,6 +161,7 @@ const std::vector<CppKind>& cpp_kinds() {
     add_by_forward<torch::nn::ConvTranspose2d>(table, "ConvTranspose2d");
     add_by_forward<torch::nn::ConvTranspose3d>(table, "ConvTranspose3d");
     add_by_forward<torch::nn::Embedding>(table, "Embedding");
+    add_by_forward<torch::nn::EmbeddingBag>(table, "EmbeddingBag");
     for (const auto& kind : table) TORCH_INTERNAL_ASSERT(find_layer_kind(kind.name), kind.name, " is not in layer_kinds()");
     return table;
   }();

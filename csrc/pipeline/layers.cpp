@@ -180,6 +180,7 @@ const std::vector<LayerKind>& layer_kinds() {
       {"ConvTranspose2d", kDefaultConvBits, transposed_channels},
       {"ConvTranspose3d", kDefaultConvBits, transposed_channels},
       {"Embedding", kDefaultConvBits, rows},
+      {"EmbeddingBag", kDefaultConvBits, rows},
   };
   static const std::vector<std::string> twin_names = [] {  // the storage of the twins' names
     std::vector<std::string> names;

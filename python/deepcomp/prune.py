@@ -19,8 +19,8 @@ PruneReport = _C.PruneReport
 def prune(model: torch.nn.Module, *, sensitivity: Optional[LayerValues] = None,
           sparsity: Optional[LayerValues] = None, layers=None, exclude: Exclude = None,
           criterion: str = "magnitude", calibration: Optional[Calibration] = None) -> PruneReport:
-    """Prunes model's Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d and Embedding layers by weight magnitude,
-    in place, and reports per layer.
+    """Prunes model's Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d, Embedding and EmbeddingBag layers by
+    weight magnitude, in place, and reports per layer.
 
     Exactly one criterion, a float for every selected layer or a dict {qualified layer name: value}
     (then only the layers it names are pruned):

@@ -20,8 +20,8 @@ def quantize(model: torch.nn.Module, *, bits=None, init: str = "linear", layers=
              seed: int = 0, exclude: Exclude = None,
              weights: Union[None, Calibration, Dict[str, torch.Tensor]] = None,
              group_size: Optional[int] = None) -> QuantizeReport:
-    """Quantizes model's Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d and Embedding layers by weight
-    sharing, in place, and reports per layer (docs/layers.md).
+    """Quantizes model's Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d, Embedding and EmbeddingBag layers by
+    weight sharing, in place, and reports per layer (docs/layers.md).
 
     Each layer's kept weights are clustered by 1-D k-means into k = 2^bits centroids (a codebook);
     the layer becomes a SharedLinear, SharedConv1d, ... whose weights are indices into its codebook.

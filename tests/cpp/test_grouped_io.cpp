@@ -2,13 +2,13 @@
 // file report, and bit-exact round trips into shared and plain layers.
 #include <deepcomp/deepcomp.h>
 
-#include <filesystem>
-#include <fstream>
-
 #include "grouped_reference.h"
 #include "helpers.h"
+#include "saved_file.h"
 
 using deepcomp::testing::grouped_decode_reference;
+using deepcomp::testing::SavedFile;
+using deepcomp::testing::state_of;
 
 namespace {
 
@@ -42,30 +42,6 @@ Net quantized(std::optional<int64_t> group_size) {
   return net;
 }
 
-// A model saved to a temporary .dcz file, removed when the test ends (also on a failure).
-struct SavedFile {
-  SavedFile(const torch::nn::Module& model, const std::string& name)
-      : path((std::filesystem::temp_directory_path() / ("deepcomp_test_grouped_io_" + name)).string()),
-        report(deepcomp::save(model, path)) {}
-  ~SavedFile() { std::filesystem::remove(path); }
-  // The format version: bytes 8 and 9, little-endian.
-  int version() const {
-    std::ifstream file(path, std::ios::binary);
-    unsigned char header[10] = {};
-    file.read(reinterpret_cast<char*>(header), sizeof header);
-    return header[8] | header[9] << 8;
-  }
-  const std::string path;
-  const deepcomp::FileReport report;
-};
-
-std::map<std::string, torch::Tensor> state_of(const torch::nn::Module& model) {
-  std::map<std::string, torch::Tensor> state;
-  for (const auto& item : model.named_parameters()) state[item.key()] = item.value();
-  for (const auto& item : model.named_buffers()) state[item.key()] = item.value();
-  return state;
-}
-
 const deepcomp::TensorFileStats& stats_of(const deepcomp::FileReport& report, const std::string& name) {
   for (const auto& tensor : report.tensors) {
     if (tensor.name == name) return tensor;
@@ -79,7 +55,7 @@ const deepcomp::TensorFileStats& stats_of(const deepcomp::FileReport& report, co
 TEST_CASE("a model with per-group codebooks saves as version 3 and loads back exactly", "[io][groups]") {
   torch::manual_seed(100);
   auto net = quantized(16);
-  const SavedFile file(*net, "exact.dcz");
+  const SavedFile file(*net, "grouped_io_exact.dcz");
   CHECK(file.version() == 3);
 
   const auto& fc1 = stats_of(file.report, "fc1.weight");
@@ -121,7 +97,7 @@ TEST_CASE("a file with per-group codebooks loads decoded into plain layers and a
   // channels in 2 groups.
   for (const int64_t group_size : {16, 24, 3}) {
     auto net = quantized(group_size);
-    const SavedFile file(*net, "plain.dcz");
+    const SavedFile file(*net, "grouped_io_plain.dcz");
     INFO("group_size " << group_size);
     Net plain(true);
     deepcomp::load(file.path, *plain);
@@ -142,17 +118,17 @@ TEST_CASE("a file with per-group codebooks loads decoded into plain layers and a
 
 TEST_CASE("files without per-group codebooks stay at version 2", "[io][groups]") {
   torch::manual_seed(103);
-  const SavedFile ungrouped(*quantized(std::nullopt), "ungrouped.dcz");
+  const SavedFile ungrouped(*quantized(std::nullopt), "grouped_io_ungrouped.dcz");
   CHECK(ungrouped.version() == 2);
   CHECK(stats_of(ungrouped.report, "fc1.weight").codebook_groups == 1);
   // group_size no smaller than any layer's rows: one codebook each.
-  const SavedFile wide(*quantized(64), "wide.dcz");
+  const SavedFile wide(*quantized(64), "grouped_io_wide.dcz");
   CHECK(wide.version() == 2);
 }
 
 TEST_CASE("load names a codebook whose groups the model does not have", "[io][groups][errors]") {
   torch::manual_seed(104);
-  const SavedFile file(*quantized(16), "mismatch.dcz");
+  const SavedFile file(*quantized(16), "grouped_io_mismatch.dcz");
   auto ungrouped = quantized(std::nullopt);
   CHECK_THROWS_AS(deepcomp::load(file.path, *ungrouped), c10::ValueError);
   CHECK_THROWS_WITH(deepcomp::load(file.path, *ungrouped),

@@ -1,4 +1,5 @@
 #include "helpers.h"
+#include "saved_file.h"
 #include <deepcomp/deepcomp.h>
 
 #include <filesystem>
@@ -7,6 +8,8 @@
 namespace {
 
 using deepcomp::testing::random_mask;
+using deepcomp::testing::SavedFile;
+using deepcomp::testing::state_of;
 
 // A shared conv layer, a shared linear one (pruned), a masked one and a plain one.
 struct NetImpl : torch::nn::Module {
@@ -37,29 +40,12 @@ struct PlainNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(PlainNet);
 
-// A model saved to a temporary .dcz file, which is removed when the test ends (also on a failure).
-struct SavedFile {
-  SavedFile(const torch::nn::Module& model, const std::string& name)
-      : path((std::filesystem::temp_directory_path() / ("deepcomp_test_io_" + name)).string()),
-        report(deepcomp::save(model, path)) {}
-  ~SavedFile() { std::filesystem::remove(path); }
-  const std::string path;
-  const deepcomp::FileReport report;
-};
-
-std::map<std::string, torch::Tensor> state_of(const torch::nn::Module& model) {
-  std::map<std::string, torch::Tensor> state;
-  for (const auto& item : model.named_parameters()) state[item.key()] = item.value();
-  for (const auto& item : model.named_buffers()) state[item.key()] = item.value();
-  return state;
-}
-
 }  // namespace
 
 TEST_CASE("save writes the compressed kinds and load restores a deepcomp model exactly", "[io]") {
   torch::manual_seed(40);
   Net net;
-  const SavedFile file(*net, "exact.dcz");
+  const SavedFile file(*net, "io_exact.dcz");
   const auto& report = file.report;
   CHECK(report.file_bytes == static_cast<int64_t>(std::filesystem::file_size(file.path)));
   std::map<std::string, std::string> kinds;
@@ -93,7 +79,7 @@ TEST_CASE("save writes the compressed kinds and load restores a deepcomp model e
 TEST_CASE("load gives plain layers the decoded weights, and a dense state dict", "[io]") {
   torch::manual_seed(42);
   Net net;
-  const SavedFile file(*net, "plain.dcz");
+  const SavedFile file(*net, "io_plain.dcz");
   PlainNet plain;
   deepcomp::load(file.path, *plain);
   auto* fc1 = net->named_children()["fc1"]->as<deepcomp::nn::SharedLinearImpl>();
@@ -110,7 +96,7 @@ TEST_CASE("load gives plain layers the decoded weights, and a dense state dict",
 TEST_CASE("load names what does not match, and malformed files raise FormatError", "[io][errors]") {
   torch::manual_seed(43);
   PlainNet plain;
-  const SavedFile file(*plain, "errors.dcz");
+  const SavedFile file(*plain, "io_errors.dcz");
   const auto& path = file.path;
   Net net;  // shared layers need codebooks the plain file lacks
   CHECK_THROWS_AS(deepcomp::load(path, *net), c10::ValueError);
@@ -129,7 +115,7 @@ TEST_CASE("load names what does not match, and malformed files raise FormatError
 TEST_CASE("a DczFile read once answers what inspect, load and load_state answer", "[io]") {
   torch::manual_seed(44);
   Net net;
-  const SavedFile saved(*net, "once.dcz");
+  const SavedFile saved(*net, "io_once.dcz");
   const deepcomp::DczFile file(saved.path);
   std::filesystem::remove(saved.path);  // everything below comes from the one read
   CHECK(file.path() == saved.path);
@@ -154,7 +140,7 @@ TEST_CASE("a DczFile read once answers what inspect, load and load_state answer"
 TEST_CASE("a DczFile refuses a file whose tensors decode past max_bytes", "[io][errors]") {
   torch::manual_seed(45);
   PlainNet plain;
-  const SavedFile saved(*plain, "limit.dcz");
+  const SavedFile saved(*plain, "io_limit.dcz");
   const int64_t decoded = deepcomp::DczFile(saved.path).report().dense_bytes;  // fp32 here: the dense bytes
   CHECK_THROWS_AS(deepcomp::DczFile(saved.path, decoded - 1), deepcomp::FormatError);
   CHECK_THROWS_WITH(deepcomp::DczFile(saved.path, decoded - 1), Catch::Contains("decoding limit"));

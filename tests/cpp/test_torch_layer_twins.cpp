@@ -1,4 +1,4 @@
-// The C++ twins of Conv1d, Conv3d, ConvTranspose1d/2d/3d and Embedding through prune, retraining,
+// The C++ twins of Conv1d, Conv3d, ConvTranspose1d/2d/3d, Embedding and EmbeddingBag through prune, retraining,
 // quantize, save/load, clone and to_plain; the reference is the torch layer with the weight set by hand.
 #include "helpers.h"
 #include <deepcomp/deepcomp.h>
@@ -129,10 +129,40 @@ TEST_CASE("Embedding through prune, quantize, clone, save/load and to_plain", "[
                      torch::tensor({0, 2, 5, 29, 7, 7}, torch::kLong).view({2, 3}));
 }
 
+TEST_CASE("EmbeddingBag (bags of a 2-D input) through prune, quantize, clone, save/load and to_plain", "[nn][twins]") {
+  check_the_pipeline(std::make_shared<torch::nn::EmbeddingBagImpl>(
+                         torch::nn::EmbeddingBagOptions(30, 6).mode(torch::kMax).padding_idx(1)),
+                     torch::tensor({0, 1, 5, 29, 7, 1}, torch::kLong).view({2, 3}));
+}
+
+TEST_CASE("EmbeddingBag twins take offsets and per-sample weights as the torch layer does", "[nn][twins]") {
+  torch::manual_seed(5);
+  torch::nn::EmbeddingBag dense(torch::nn::EmbeddingBagOptions(30, 6).mode(torch::kSum));
+  const auto input = torch::tensor({4, 0, 29, 7, 7, 2, 9}, torch::kLong);
+  const auto offsets = torch::tensor({0, 3, 3, 5}, torch::kLong);
+  const auto per_sample = torch::randn({7});
+  deepcomp::nn::MaskedEmbeddingBag masked(dense);
+  masked->mask.copy_(torch::rand({30, 6}) < 0.5);
+  const auto masked_weight = masked->weight * masked->mask;
+  const auto expected = torch::nn::functional::embedding_bag(
+      input, masked_weight,
+      torch::nn::functional::EmbeddingBagFuncOptions().offsets(offsets).mode(torch::kSum).per_sample_weights(per_sample));
+  CHECK(relative_error(masked->forward(input, offsets, per_sample), expected) < 1e-6);
+
+  deepcomp::nn::SharedEmbeddingBag shared(*masked, 3);
+  const auto decoded = shared->weight().detach();
+  const auto shared_expected = torch::nn::functional::embedding_bag(
+      input, decoded,
+      torch::nn::functional::EmbeddingBagFuncOptions().offsets(offsets).mode(torch::kSum).per_sample_weights(per_sample));
+  CHECK(relative_error(shared->forward(input, offsets, per_sample), shared_expected) < 1e-6);
+}
+
 TEST_CASE("the twins refuse sparse embedding gradients, and print as deepcomp layers", "[nn][twins][errors]") {
   const torch::nn::Embedding sparse(torch::nn::EmbeddingOptions(10, 4).sparse(true));
   CHECK_THROWS_WITH(deepcomp::nn::MaskedEmbedding(sparse), Catch::Contains("sparse=true"));
   CHECK_THROWS_WITH(deepcomp::nn::SharedEmbedding(*sparse, 4), Catch::Contains("sparse=true"));
+  const torch::nn::EmbeddingBag sparse_bags(torch::nn::EmbeddingBagOptions(10, 4).sparse(true));
+  CHECK_THROWS_WITH(deepcomp::nn::MaskedEmbeddingBag(sparse_bags), Catch::Contains("sparse=true"));
   std::ostringstream printed;
   printed << *deepcomp::nn::SharedConv1d(torch::nn::Conv1dOptions(3, 5, 2), 4);
   CHECK(printed.str().rfind("deepcomp::nn::SharedConv1d(3, 5, kernel_size=2", 0) == 0);

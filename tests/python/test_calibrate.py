@@ -155,3 +155,14 @@ def test_statistics_pickle_so_that_ranks_can_gather_and_merge_them():
     merged.merge(copied["fc"])
     assert merged.samples == 2 * calibration["fc"].samples
     torch.testing.assert_close(merged.mean_square(), calibration["fc"].mean_square())
+
+
+def test_an_embedding_bag_counts_the_rows_its_bags_look_up():
+    model = nn.Sequential(nn.EmbeddingBag(10, 4, mode="sum"))
+    tokens, offsets = torch.tensor([1, 1, 3, 9, 1]), torch.tensor([0, 2])
+    calibration = deepcomp.calibrate(model, [(tokens, offsets)], forward=lambda m, batch: m[0](*batch))
+    expected = torch.zeros(10, dtype=torch.float64)
+    expected[[1, 3, 9]] = torch.tensor([3.0, 1.0, 1.0], dtype=torch.float64) / 5
+    assert calibration["0"].samples == 5 and torch.equal(calibration["0"].mean_square(), expected)
+    pruned = deepcomp.prune(model, sparsity=0.5, criterion="activation", calibration=calibration)
+    assert pruned.layers[0].kind == "EmbeddingBag" and model[0].mask[[1, 3, 9]].all()  # never looked up: score 0

@@ -22,6 +22,14 @@ CASES = {
     "conv_transpose3d": lambda: (nn.ConvTranspose3d(2, 3, 2, stride=2), torch.randn(1, 2, 3, 3, 3), {}),
     "embedding": lambda: (nn.Embedding(30, 6, padding_idx=2), torch.tensor([[0, 2, 5], [29, 7, 7]]), {}),
     "embedding max_norm": lambda: (nn.Embedding(30, 6, max_norm=1.0), torch.tensor([[0, 3, 5], [29, 7, 7]]), {}),
+    "embedding_bag weighted sums": lambda: (nn.EmbeddingBag(30, 6, mode="sum"), torch.tensor([4, 0, 29, 7, 7, 2, 9]),
+                                            {"offsets": torch.tensor([0, 3, 3, 5]),
+                                             "per_sample_weights": torch.randn(7)}),
+    "embedding_bag max padding_idx": lambda: (nn.EmbeddingBag(30, 6, mode="max", padding_idx=1),
+                                              torch.tensor([[0, 1, 5], [29, 7, 1]]), {}),
+    "embedding_bag mean max_norm last offset": lambda: (
+        nn.EmbeddingBag(30, 6, max_norm=1.0, include_last_offset=True), torch.tensor([3, 8, 8, 21, 0]),
+        {"offsets": torch.tensor([0, 2, 5])}),
 }
 
 
@@ -113,13 +121,14 @@ def test_a_layer_round_trips_through_the_file_and_back_to_torch(name, stage, tmp
 
     plain = deepcomp.to_plain(fresh)
     assert type(plain[0]) in (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
-                              nn.ConvTranspose3d, nn.Embedding)
+                              nn.ConvTranspose3d, nn.Embedding, nn.EmbeddingBag)
     dense = deepcomp.load(tmp_path / "m.dcz")  # no model: the decoded state dict
     assert torch.equal(dense["0.weight"], plain[0].weight)
     torch.testing.assert_close(plain[0](x, **kwargs), expected, rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["conv1d grouped", "conv_transpose2d grouped", "embedding"])
+@pytest.mark.parametrize("name", ["conv1d grouped", "conv_transpose2d grouped", "embedding",
+                                  "embedding_bag weighted sums"])
 def test_sensitivity_sweeps_each_layer_type_and_leaves_the_model_alone(name):
     model, x, kwargs = _case(name)
     before = copy.deepcopy(model.state_dict())
@@ -143,9 +152,11 @@ def test_twins_refuse_sparse_embedding_gradients_before_the_model_changes():
     assert type(model[0]) is nn.Embedding and type(model[1]) is nn.Linear
     with pytest.raises(ValueError, match="sparse=True"):
         deepcomp.nn.SharedEmbedding(10, 4, sparse=True)
+    with pytest.raises(ValueError, match="sparse=True"):
+        deepcomp.prune(nn.Sequential(nn.EmbeddingBag(10, 4, sparse=True)), sparsity=0.5)
 
 
 def test_the_default_widths_follow_the_layer_kind():
-    model = nn.Sequential(nn.Embedding(40, 8), nn.Conv1d(8, 8, 3), nn.Linear(8, 8))
+    model = nn.Sequential(nn.Embedding(40, 8), nn.Conv1d(8, 8, 3), nn.Linear(8, 8), nn.EmbeddingBag(40, 8))
     deepcomp.quantize(model)
-    assert [layer.bits for layer in model] == [8, 8, 5]
+    assert [layer.bits for layer in model] == [8, 8, 5, 8]

@@ -50,6 +50,12 @@ def _embedding(module, weight, input):
                        module.sparse)
 
 
+def _embedding_bag(module, weight, input, offsets=None, per_sample_weights=None):
+    return F.embedding_bag(input, weight, offsets, module.max_norm, module.norm_type, module.scale_grad_by_freq,
+                           module.mode, module.sparse, per_sample_weights, module.include_last_offset,
+                           module.padding_idx)
+
+
 # dense type -> forward(module, weight, *inputs) computing what dense_type computes with `weight`.
 _FORWARDS: Dict[type, Callable] = {
     torch.nn.Conv1d: _conv(torch.nn.Conv1d),
@@ -58,6 +64,7 @@ _FORWARDS: Dict[type, Callable] = {
     torch.nn.ConvTranspose2d: _conv_transpose(F.conv_transpose2d, 2),
     torch.nn.ConvTranspose3d: _conv_transpose(F.conv_transpose3d, 3),
     torch.nn.Embedding: _embedding,
+    torch.nn.EmbeddingBag: _embedding_bag,
 }
 GENERIC_DENSE_TYPES = tuple(_FORWARDS)
 

@@ -1,5 +1,5 @@
 """Masked twins of the torch layers that deepcomp handles through their own forward (convolutions of
-1 and 3 dimensions, transposed convolutions, embeddings): the torch layer computes with its weight
+1 and 3 dimensions, transposed convolutions, embeddings and embedding bags): the torch layer computes with its weight
 masked by deepcomp.ops.apply_mask, whose gradient is masked too. MaskedLinear and MaskedConv2d have
 fused ops of their own."""
 import torch
@@ -57,3 +57,9 @@ class MaskedEmbedding(_MaskedByForward, torch.nn.Embedding):
         rows = torch.nn.functional.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
                                              self.scale_grad_by_freq, self.sparse)
         return torch.where(self.mask[input], rows, torch.zeros((), dtype=rows.dtype, device=rows.device))
+
+
+class MaskedEmbeddingBag(_MaskedByForward, torch.nn.EmbeddingBag):
+    """nn.EmbeddingBag with a pruning mask (bool buffer `mask` of the weight's shape, True = kept). Its
+    bags sum, average or take the maximum of masked rows, so the whole weight is masked each forward;
+    max_norm renormalises the looked-up rows for the output only. sparse=True is refused."""

@@ -1,5 +1,5 @@
 """Shared twins of the torch layers that deepcomp handles through their own forward (convolutions of 1
-and 3 dimensions, transposed convolutions, embeddings): the torch layer's forward runs with the weight
+and 3 dimensions, transposed convolutions, embeddings and embedding bags): the torch layer's forward runs with the weight
 decoded by deepcomp.ops.codebook_decode, whose gradient is the per-cluster sum of the weight's.
 SharedLinear and SharedConv2d have fused ops of their own."""
 import torch
@@ -63,3 +63,9 @@ class SharedEmbedding(_SharedByForward):
     """nn.Embedding whose weights share a codebook of 2^bits centroids. max_norm renormalises the
     looked-up rows of the decoded weight for the output only; sparse=True is refused."""
     dense_type = torch.nn.Embedding
+
+
+class SharedEmbeddingBag(_SharedByForward):
+    """nn.EmbeddingBag whose weights share a codebook of 2^bits centroids. max_norm renormalises the
+    looked-up rows of the decoded weight for the output only; sparse=True is refused."""
+    dense_type = torch.nn.EmbeddingBag

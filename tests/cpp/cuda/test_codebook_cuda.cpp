@@ -1,23 +1,13 @@
-#include <ATen/Context.h>
 #include <deepcomp/ops.h>
 
 #include "../helpers.h"
+#include "deterministic_algorithms.h"
 #include "poison.h"
 
+using deepcomp::testing::DeterministicAlgorithms;
 using deepcomp::testing::poison_cuda_memory;
 using deepcomp::testing::random_mask;
 using deepcomp::testing::relative_error;
-
-namespace {
-
-// Restores torch's deterministic-algorithms flag when a test ends.
-struct DeterministicAlgorithms {
-  const bool before = at::globalContext().deterministicAlgorithms();
-  explicit DeterministicAlgorithms(bool on) { at::globalContext().setDeterministicAlgorithms(on, false); }
-  ~DeterministicAlgorithms() { at::globalContext().setDeterministicAlgorithms(before, false); }
-};
-
-}  // namespace
 
 TEST_CASE("codebook_decode on CUDA equals the CPU kernel", "[cuda][codebook_decode]") {
   torch::manual_seed(30);

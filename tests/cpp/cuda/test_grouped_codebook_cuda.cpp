@@ -3,24 +3,18 @@
 // decoded by codebook row r·groups / R (ops/codebook_layout.h). Group counts that divide R and ones
 // that do not (300 rows in 7 groups, 70002 in 1000), one group as a 2-D codebook, one per row, and
 // enough groups for grids that stride over them.
-#include <ATen/Context.h>
 #include <deepcomp/ops.h>
 
 #include "../helpers.h"
+#include "deterministic_algorithms.h"
 #include "poison.h"
 
+using deepcomp::testing::DeterministicAlgorithms;
 using deepcomp::testing::poison_cuda_memory;
 using deepcomp::testing::random_mask;
 using deepcomp::testing::relative_error;
 
 namespace {
-
-// Restores torch's deterministic-algorithms flag when a test ends.
-struct DeterministicAlgorithms {
-  const bool before = at::globalContext().deterministicAlgorithms();
-  explicit DeterministicAlgorithms(bool on) { at::globalContext().setDeterministicAlgorithms(on, false); }
-  ~DeterministicAlgorithms() { at::globalContext().setDeterministicAlgorithms(before, false); }
-};
 
 struct Case {
   int64_t rows, columns;

@@ -1,16 +1,17 @@
 // deepcomp::nn's masked and shared twins of the torch layers that have no fused op of their own:
-// Conv1d, Conv3d, ConvTranspose1d/2d/3d and Embedding (MaskedConv1d, SharedConv1d, ...). Each keeps its
+// Conv1d, Conv3d, ConvTranspose1d/2d/3d, Embedding and EmbeddingBag (MaskedConv1d, SharedConv1d, ...). Each keeps its
 // torch layer's options as a copy of that layer without its tensors, and computes through the torch
 // layer's own forward, handed the weight masked (ops::apply_mask: its gradient is masked too) or
 // decoded (ops::codebook_decode: the codebook's gradient is the per-cluster sum). forward takes what
 // the torch layer's forward takes (transposed convolutions: input and output_size, std::nullopt for none).
-// MaskedEmbedding masks only the rows it looks up, not the whole table.
-//   MaskedX: weight: Parameter of the torch layer's shape; bias: Parameter or undefined (Embedding:
+// MaskedEmbedding masks only the rows it looks up, not the whole table. EmbeddingBag's twins take all three
+// of its forward's inputs (torch::Tensor() for no offsets or per-sample weights).
+//   MaskedX: weight: Parameter of the torch layer's shape; bias: Parameter or undefined (embeddings:
 //     none); mask: bool buffer of the weight's shape (true = kept). Pruned weights are kept at exactly 0.
 //   SharedX: codebook: Parameter (2^bits); indices: uint8 buffer and mask: bool buffer of the weight's
 //     shape (false = pruned, exactly 0); bias: Parameter or undefined.
 // The state-dict names are those of Python's deepcomp.nn twins, so files and checkpoints move between
-// the languages. Embedding's sparse gradients are refused.
+// the languages. Embeddings' sparse gradients are refused.
 #pragma once
 
 #include <deepcomp/nn/shared_layer.h>
@@ -118,6 +119,7 @@ DEEPCOMP_TORCH_LAYER_TWINS(ConvTranspose1d);
 DEEPCOMP_TORCH_LAYER_TWINS(ConvTranspose2d);
 DEEPCOMP_TORCH_LAYER_TWINS(ConvTranspose3d);
 DEEPCOMP_TORCH_LAYER_TWINS(Embedding);
+DEEPCOMP_TORCH_LAYER_TWINS(EmbeddingBag);
 
 #undef DEEPCOMP_TORCH_LAYER_TWINS
 

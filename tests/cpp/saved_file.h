@@ -1,0 +1,38 @@
+// A model saved to a temporary .dcz file, removed when the test ends (also on a failure), and a
+// module's tensors by name, for the save/load tests.
+#pragma once
+
+#include <deepcomp/deepcomp.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+namespace deepcomp::testing {
+
+struct SavedFile {
+  // `name` must be unique among the tests: ctest runs them in parallel.
+  SavedFile(const torch::nn::Module& model, const std::string& name)
+      : path((std::filesystem::temp_directory_path() / ("deepcomp_test_" + name)).string()),
+        report(deepcomp::save(model, path)) {}
+  ~SavedFile() { std::filesystem::remove(path); }
+  // The format version: bytes 8 and 9, little-endian.
+  int version() const {
+    std::ifstream file(path, std::ios::binary);
+    unsigned char header[10] = {};
+    file.read(reinterpret_cast<char*>(header), sizeof header);
+    return header[8] | header[9] << 8;
+  }
+  const std::string path;
+  const deepcomp::FileReport report;
+};
+
+inline std::map<std::string, torch::Tensor> state_of(const torch::nn::Module& model) {
+  std::map<std::string, torch::Tensor> state;
+  for (const auto& item : model.named_parameters()) state[item.key()] = item.value();
+  for (const auto& item : model.named_buffers()) state[item.key()] = item.value();
+  return state;
+}
+
+}  // namespace deepcomp::testing
