@@ -1,5 +1,6 @@
 #include "pipeline/cpp_model.h"
 
+#include <deepcomp/nn/attention.h>
 #include <deepcomp/nn/masked_conv2d.h>
 #include <deepcomp/nn/masked_linear.h>
 #include <deepcomp/nn/shared_conv2d.h>
@@ -43,6 +44,7 @@ struct CppKind {
   const std::type_info& type;
   bool (*is_a)(const torch::nn::Module&);  // the type or a subclass of it
   torch::Tensor (*weight)(torch::nn::Module&);
+  torch::Tensor (*mask)(torch::nn::Module&);  // undefined for the plain kinds
   std::optional<MaskedTensors> (*masked)(torch::nn::Module&);
   ModulePtr (*masked_twin)(torch::nn::Module&);
   ModulePtr (*shared_twin)(torch::nn::Module&, const nn::SharedWeight&);
@@ -95,6 +97,13 @@ CppKind cpp_kind(std::string_view name) {
       typeid(Layer),
       [](const torch::nn::Module& module) { return dynamic_cast<const Layer*>(&module) != nullptr; },
       weight,
+      [](torch::nn::Module& module) -> torch::Tensor {
+        if constexpr (is_plain) {
+          return {};
+        } else {
+          return static_cast<Layer&>(module).mask;
+        }
+      },
       [](torch::nn::Module& module) -> std::optional<MaskedTensors> {
         if constexpr (is_masked) {
           auto& layer = static_cast<Layer&>(module);
@@ -130,6 +139,58 @@ CppKind cpp_kind(std::string_view name) {
   };
 }
 
+// MultiheadAttention's three kinds (nn/attention.h): the weight is its packed in_proj_weight.
+void add_attention(std::vector<CppKind>& table) {
+  using Plain = torch::nn::MultiheadAttentionImpl;
+  using Masked = nn::MaskedMultiheadAttentionImpl;
+  using Shared = nn::SharedMultiheadAttentionImpl;
+  const auto masked_twin = [](torch::nn::Module& module) -> ModulePtr {
+    auto twin = std::make_shared<Masked>(torch::nn::MultiheadAttention(
+        std::static_pointer_cast<Plain>(module.shared_from_this())));
+    twin->train(module.is_training());
+    return twin;
+  };
+  const auto no_masked_twin = [](torch::nn::Module& module) -> ModulePtr {
+    TORCH_INTERNAL_ASSERT(false, "no masked twin is made of a ", module.name());
+    return nullptr;
+  };
+  const auto shared_twin = [](torch::nn::Module& module, const nn::SharedWeight& shared) -> ModulePtr {
+    std::shared_ptr<Shared> twin;
+    if (auto* plain = module.as<Plain>()) {
+      twin = std::make_shared<Shared>(*plain, shared);
+    } else {
+      twin = std::make_shared<Shared>(dynamic_cast<const nn::detail::AttentionTwin&>(module), shared);
+    }
+    twin->train(module.is_training());
+    return twin;
+  };
+  const auto plain_twin = [](torch::nn::Module& module) -> ModulePtr {
+    return dynamic_cast<const nn::detail::AttentionTwin&>(module).make_plain();
+  };
+  const auto twin_weight = [](torch::nn::Module& module) {
+    return dynamic_cast<const nn::detail::AttentionTwin&>(module).computed_in_proj_weight();
+  };
+  const auto no_mask = [](torch::nn::Module&) { return torch::Tensor(); };
+  const auto no_masked = [](torch::nn::Module&) -> std::optional<MaskedTensors> { return std::nullopt; };
+  const auto is = [](const torch::nn::Module& module) { return dynamic_cast<const Plain*>(&module) != nullptr; };
+  const auto* kind = find_layer_kind("MultiheadAttention");
+  TORCH_INTERNAL_ASSERT(kind != nullptr, "MultiheadAttention is not in layer_kinds()");
+  table.push_back({kind->name, typeid(Plain), is, [](torch::nn::Module& m) { return m.as<Plain>()->in_proj_weight; },
+                   no_mask, no_masked, masked_twin, shared_twin, nullptr});
+  table.push_back({kind->masked, typeid(Masked),
+                   [](const torch::nn::Module& m) { return dynamic_cast<const Masked*>(&m) != nullptr; },
+                   [](torch::nn::Module& m) { return m.as<Masked>()->in_proj_weight; },
+                   [](torch::nn::Module& m) { return m.as<Masked>()->in_proj_mask; },
+                   [](torch::nn::Module& m) -> std::optional<MaskedTensors> {
+                     return MaskedTensors{m.as<Masked>()->in_proj_weight, m.as<Masked>()->in_proj_mask};
+                   },
+                   no_masked_twin, shared_twin, plain_twin});
+  table.push_back({kind->shared, typeid(Shared),
+                   [](const torch::nn::Module& m) { return dynamic_cast<const Shared*>(&m) != nullptr; }, twin_weight,
+                   [](torch::nn::Module& m) { return m.as<Shared>()->in_proj_mask; }, no_masked, no_masked_twin,
+                   shared_twin, plain_twin});
+}
+
 // The three kinds of a torch layer whose twins are those of nn/torch_layer_twins.h (their names: the
 // layer table's).
 template <typename Plain>
@@ -162,6 +223,7 @@ const std::vector<CppKind>& cpp_kinds() {
     add_by_forward<torch::nn::ConvTranspose3d>(table, "ConvTranspose3d");
     add_by_forward<torch::nn::Embedding>(table, "Embedding");
     add_by_forward<torch::nn::EmbeddingBag>(table, "EmbeddingBag");
+    add_attention(table);
     for (const auto& kind : table) TORCH_INTERNAL_ASSERT(find_layer_kind(kind.name), kind.name, " is not in layer_kinds()");
     return table;
   }();
@@ -189,14 +251,15 @@ CppModel describe_model(torch::nn::Module& model) {
   CppModel described;
   // Children of containers that call their own typed list of modules: replace_module would not reach it.
   std::unordered_map<const torch::nn::Module*, const char*> held_by;
-  // Children of torch's other modules (MultiheadAttention's out_proj, a TransformerEncoderLayer's
-  // linear1, ...): computed with through the parent's own typed members.
+  // Children of torch's other modules (a TransformerEncoderLayer's linear1, a plain MultiheadAttention's
+  // out_proj, ...): computed with through the parent's own typed members.
   std::unordered_map<const torch::nn::Module*, std::string> member_of;
   for (const auto& module : model.modules(/*include_self=*/true)) {
     if (const char* container = container_name(*module)) {
       for (const auto& child : module->children()) held_by[child.get()] = container;
     } else if (module->name().rfind("torch::nn::", 0) == 0 && module->name() != "torch::nn::Module" &&
-               cpp_kind_of(*module) == nullptr) {  // (a plain torch::nn::Module is a user's own parent)
+               (cpp_kind_of(*module) == nullptr || module->as<torch::nn::MultiheadAttention>())) {
+      // (a plain torch::nn::Module is a user's own parent)
       for (const auto& child : module->children()) member_of[child.get()] = module->name();
     }
   }
@@ -219,6 +282,10 @@ CppModel describe_model(torch::nn::Module& model) {
     if (const auto found = member_of.find(&module); found != member_of.end()) {
       entry.leave_reason = "is computed with by its parent " + found->second +
                            " through its own member, which deepcomp cannot change or replace";
+      if (found->second == "torch::nn::MultiheadAttention") {
+        entry.leave_reason += "; prune or quantize the attention layer first: deepcomp's twin of it calls its "
+                              "out_proj by name";
+      }
     }
     if (entry.name.empty()) {
       entry.fixed_reason = "cannot be replaced in place; register it as a child of a parent module";
@@ -231,8 +298,8 @@ CppModel describe_model(torch::nn::Module& model) {
     if (kind != nullptr) {
       torch::NoGradGuard no_grad;
       entry.weight = kind->weight(module).detach();
-      const auto* mask = module.named_buffers(/*recurse=*/false).find("mask");
-      entry.mask = mask ? *mask : torch::ones_like(entry.weight, torch::kBool);
+      const auto mask = kind->mask(module);
+      entry.mask = mask.defined() ? mask : torch::ones_like(entry.weight, torch::kBool);
     }
     described.entries.push_back(std::move(entry));
     described.modules.push_back(item.value());
@@ -262,11 +329,11 @@ void warn_skipped(const std::string& caller, const std::vector<SkippedLayer>& sk
 
 void replace_children(torch::nn::Module& model, const std::unordered_map<torch::nn::Module*, ModulePtr>& replacements) {
   if (replacements.empty()) return;
-  for (const auto& module : model.modules(/*include_self=*/true)) {
-    for (const auto& child : module->named_children()) {
-      const auto found = replacements.find(child.value().get());
-      if (found != replacements.end()) module->replace_module(child.key(), found->second);
-    }
+  // Walked as it changes, so that the children a replacement took over (attention's out_proj) are replaced too.
+  for (const auto& child : model.named_children()) {
+    const auto found = replacements.find(child.value().get());
+    if (found != replacements.end()) model.replace_module(child.key(), found->second);
+    replace_children(*model.named_children()[child.key()], replacements);
   }
 }
 

@@ -164,7 +164,8 @@ void check_replaceable(const ModuleEntry& entry, LayerUse use, const std::string
 
 const std::vector<LayerKind>& layer_kinds() {
   // The torch layers deepcomp changes, with the paper's codebook width for each: 5 bits for fully
-  // connected layers, 8 for convolutions and for embeddings (a row is a token's whole representation).
+  // connected layers (attention projections too), 8 for convolutions and for embeddings (a row is a
+  // token's whole representation).
   struct Dense {
     std::string_view name;
     int64_t bits;
@@ -181,6 +182,7 @@ const std::vector<LayerKind>& layer_kinds() {
       {"ConvTranspose3d", kDefaultConvBits, transposed_channels},
       {"Embedding", kDefaultConvBits, rows},
       {"EmbeddingBag", kDefaultConvBits, rows},
+      {"MultiheadAttention", kDefaultLinearBits, columns},  // its packed in_proj_weight (3E, E)
   };
   static const std::vector<std::string> twin_names = [] {  // the storage of the twins' names
     std::vector<std::string> names;

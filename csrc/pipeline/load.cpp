@@ -12,6 +12,7 @@
 #include "codec/file_io.h"
 #include "pipeline/file_report.h"
 #include "pipeline/tensor_records.h"
+#include "pipeline/weight_names.h"
 
 namespace deepcomp {
 
@@ -77,11 +78,10 @@ NamedTensors DczFile::state(const std::vector<std::string>& names) const {
       used[name] = true;
       continue;
     }
-    // `<layer>.codebook`, `.indices`, `.mask` come from a compressed `<layer>.weight`.
-    const auto dot = name.rfind('.');
-    const std::string prefix = dot == std::string::npos ? "" : name.substr(0, dot + 1);
-    const std::string leaf = name.substr(prefix.size());
-    const auto weight = by_name.find(prefix + "weight");
+    // `<layer>.<stem>codebook`, `<stem>indices`, `<stem>mask` come from a compressed `<layer>.<stem>weight`.
+    const auto part = weight_part(name);
+    const std::string leaf = part ? part->part : "";
+    const auto weight = part ? by_name.find(part->weight) : by_name.end();
     const auto* record = weight == by_name.end() ? nullptr : weight->second;
     const bool codebook = record != nullptr && codec::has_codebook(record->kind);
     if (codebook && leaf == "codebook") {

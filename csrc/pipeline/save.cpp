@@ -11,19 +11,13 @@
 #include "codec/file_io.h"
 #include "pipeline/file_report.h"
 #include "pipeline/tensor_records.h"
+#include "pipeline/weight_names.h"
 
 namespace deepcomp {
 namespace {
 
 // What the paper uses: 8-bit gaps in conv layers, 5-bit ones in fully connected layers.
 int default_gap_bits(const at::Tensor& weight) { return weight.dim() > 2 ? 8 : 5; }
-
-// `<layer>.<leaf>` from a state-dict name.
-std::pair<std::string, std::string> split_name(const std::string& name) {
-  const auto dot = name.rfind('.');
-  if (dot == std::string::npos) return {"", name};
-  return {name.substr(0, dot + 1), name.substr(dot + 1)};
-}
 
 // A compressed weight and the state-dict entries it stands for.
 struct Group {
@@ -35,9 +29,9 @@ struct Group {
 
 bool same_shape(const at::Tensor& a, const at::Tensor& b) { return a.sizes() == b.sizes(); }
 
-// The groups of a state dict: `<layer>.codebook`, `.indices`, `.mask` of a shared layer, and
-// `<layer>.weight`, `.mask` of a masked one whose weight is zero wherever the mask is false.
-// Anything that does not fit these patterns exactly is saved raw.
+// The groups of a state dict: `<layer>.<stem>codebook`, `<stem>indices`, `<stem>mask` of a shared
+// weight, and `<stem>weight`, `<stem>mask` of a masked one that is zero wherever the mask is false
+// (pipeline/weight_names.h). Anything that does not fit these patterns exactly is saved raw.
 std::vector<Group> find_groups(const NamedTensors& state) {
   std::map<std::string, size_t> position;
   for (size_t i = 0; i < state.size(); ++i) position.emplace(state[i].first, i);
@@ -48,16 +42,18 @@ std::vector<Group> find_groups(const NamedTensors& state) {
   };
   std::vector<Group> groups;
   for (size_t i = 0; i < state.size(); ++i) {
-    const auto& [prefix, leaf] = split_name(state[i].first);
-    const auto mask_at = find(prefix + "mask");
+    const auto part = weight_part(state[i].first);
+    if (!part) continue;
+    const std::string& name = part->weight;
+    const auto mask_at = find(part_name(name, "mask"));
     if (!mask_at) continue;
     const auto& mask = state[*mask_at].second;
     if (mask.scalar_type() != at::kBool) continue;
-    if (leaf == "codebook") {
+    if (part->part == "codebook") {
       const auto& codebook = state[i].second;
-      const auto indices_at = find(prefix + "indices");
+      const auto indices_at = find(part_name(name, "indices"));
       const int64_t k = codebook.dim() >= 1 ? codebook.size(-1) : 0;
-      if (!indices_at || find(prefix + "weight") || codebook.dim() < 1 || codebook.dim() > 2 ||
+      if (!indices_at || find(name) || codebook.dim() < 1 || codebook.dim() > 2 ||
           !codebook.is_floating_point() || k < 2 || k > 256 || (k & (k - 1)) != 0) {
         continue;
       }
@@ -68,17 +64,17 @@ std::vector<Group> find_groups(const NamedTensors& state) {
           indices.max().item<int64_t>() >= k) {
         continue;
       }
-      groups.push_back({prefix + "weight", {i, *indices_at, *mask_at},
-                        [=](int gap_bits) { return codebook_record(prefix + "weight", codebook, indices, mask, gap_bits); },
+      groups.push_back({name, {i, *indices_at, *mask_at},
+                        [=](int gap_bits) { return codebook_record(name, codebook, indices, mask, gap_bits); },
                         indices});
-    } else if (leaf == "weight") {
+    } else if (part->part == "weight") {
       const auto& weight = state[i].second;
       if (!same_shape(weight, mask) || !weight.is_floating_point() ||
           weight.masked_select(mask.logical_not()).count_nonzero().item<int64_t>() != 0) {
         continue;
       }
-      groups.push_back({prefix + "weight", {i, *mask_at},
-                        [=](int gap_bits) { return sparse_record(prefix + "weight", weight, mask, gap_bits); },
+      groups.push_back({name, {i, *mask_at},
+                        [=](int gap_bits) { return sparse_record(name, weight, mask, gap_bits); },
                         weight});
     }
   }

@@ -149,14 +149,14 @@ void bind_layers(py::module_& m) {
   py::class_<ModuleEntry>(m, "ModuleEntry", "one module of a model as the pipeline sees it (deepcomp/layers.h)")
       .def(py::init([](std::string name, std::string type, std::string kind, std::string subclass_of,
                        bool has_weight_matrix, std::string fixed_reason, std::optional<torch::Tensor> weight,
-                       std::optional<torch::Tensor> mask) {
+                       std::optional<torch::Tensor> mask, std::string leave_reason) {
              return ModuleEntry{std::move(name), std::move(type), std::move(kind), std::move(subclass_of),
                                 has_weight_matrix, std::move(fixed_reason), weight.value_or(torch::Tensor()),
-                                mask.value_or(torch::Tensor())};
+                                mask.value_or(torch::Tensor()), std::move(leave_reason)};
            }),
            py::arg("name"), py::arg("type"), py::arg("kind") = "", py::arg("subclass_of") = "",
            py::arg("has_weight_matrix") = false, py::arg("fixed_reason") = "", py::arg("weight") = py::none(),
-           py::arg("mask") = py::none())
+           py::arg("mask") = py::none(), py::arg("leave_reason") = "")
       .def_readonly("name", &ModuleEntry::name)
       .def_readonly("kind", &ModuleEntry::kind);
 

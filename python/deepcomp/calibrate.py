@@ -9,6 +9,7 @@ import torch
 
 from . import _C
 from ._layers import Exclude, describe, exclude_names, modules_of, warn_skipped
+from .nn.dense_forward import dense_weight
 from .nn.shared_layer import SharedLayer
 
 InputMoments = _C.InputMoments
@@ -54,7 +55,7 @@ def _counter(entry, calibration: Calibration):
     def count(module, args):
         if not args:
             raise ValueError(f"deepcomp.calibrate: layer '{entry.name}' was called without a positional input")
-        shape = tuple((module.indices if isinstance(module, SharedLayer) else module.weight).shape)
+        shape = tuple((module.indices if isinstance(module, SharedLayer) else dense_weight(module)).shape)
         calibration.setdefault(entry.name, InputMoments()).add(entry.kind, list(shape), args[0])
     return count
 

@@ -1,7 +1,8 @@
 """Compressing a checkpoint without the model's code: the floating-point `<layer>.weight` tensors of rank
 2 to 5 of a state dict are taken for Linear (or Embedding: the same decisions), Conv1d, Conv2d and
-Conv3d weights (a transposed convolution's too) and go through the same C++ decisions
-as deepcomp.prune and deepcomp.quantize; the result is a state dict deepcomp.save stores compressed."""
+Conv3d weights (a transposed convolution's too), and `<layer>.in_proj_weight` for attention's packed
+projection; they go through the same C++ decisions as deepcomp.prune and deepcomp.quantize; the result
+is a state dict deepcomp.save stores compressed."""
 from collections.abc import Mapping
 from typing import Dict, Optional, Tuple
 
@@ -10,6 +11,9 @@ import torch
 from . import _C, ops
 
 _KIND_OF_RANK = {2: "Linear", 3: "Conv1d", 4: "Conv2d", 5: "Conv3d"}
+# The weights by the last part of their names: `<stem>weight` (csrc/pipeline/weight_names.h) and the kind
+# a weight of that stem and rank is taken for.
+_KINDS_OF_STEM = {"": _KIND_OF_RANK, "in_proj_": {2: "MultiheadAttention"}}
 
 
 def compress_state(state: Mapping, *, sparsity=None, sensitivity=None, bits=None, init: str = "linear",
@@ -18,7 +22,9 @@ def compress_state(state: Mapping, *, sparsity=None, sensitivity=None, bits=None
     """(compressed state, prune report or None, quantize report or None) of a state dict.
 
     The layers are the names `<layer>` of the state's floating-point `<layer>.weight` tensors of rank 2
-    (Linear, 5 bits by default), 3, 4 or 5 (Conv1d/2d/3d, 8 bits); layers= / exclude= name them as deepcomp.prune does. With sparsity= or
+    (Linear, 5 bits by default), 3, 4 or 5 (Conv1d/2d/3d, 8 bits), and of `<layer>.in_proj_weight`
+    (attention, 5 bits; its parts are `<layer>.in_proj_codebook`, ...); layers= / exclude= name them as
+    deepcomp.prune does. With sparsity= or
     sensitivity= (as for deepcomp.prune) each is pruned once; with quantize (the default) each is then
     clustered (bits, init, method, group_size as for deepcomp.quantize). A quantized layer's weight becomes
     `<layer>.codebook`, `.indices` and `.mask`, a pruned one's `<layer>.weight` (0 where pruned) and
@@ -32,7 +38,7 @@ def compress_state(state: Mapping, *, sparsity=None, sensitivity=None, bits=None
         if not isinstance(name, str) or not isinstance(tensor, torch.Tensor):
             raise TypeError(f"compress_state: a state dict maps str to Tensor, got {name!r}: {type(tensor).__name__}")
     out = {name: tensor.detach() for name, tensor in state.items()}
-    entries = _entries(out)
+    entries, prefixes = _entries(out)
     prune_report = quantize_report = None
     if sparsity is not None or sensitivity is not None:
         if (sparsity is None) == (sensitivity is None):
@@ -40,31 +46,35 @@ def compress_state(state: Mapping, *, sparsity=None, sensitivity=None, bits=None
         criterion, values = ("sparsity", sparsity) if sensitivity is None else ("sensitivity", sensitivity)
         prune_report, chosen, masks = _C.plan_prune(entries, criterion, values, layers, exclude, "deepcomp compress")
         for index, mask in zip(chosen, masks):
-            prefix = entries[index].name + "."
+            prefix = prefixes[index]
             out[prefix + "weight"] = ops.apply_mask(out[prefix + "weight"], mask)
             out[prefix + "mask"] = mask
-        entries = _entries(out)
+        entries, prefixes = _entries(out)
     if quantize:
         quantize_report, chosen, weights = _C.plan_quantize(entries, bits, init, method, 0, layers, exclude,
                                                             "deepcomp compress", group_size=group_size)
         for index, (codebook, indices, mask) in zip(chosen, weights):
-            prefix = entries[index].name + "."
+            prefix = prefixes[index]
             del out[prefix + "weight"]
             out.update({prefix + "codebook": codebook, prefix + "indices": indices, prefix + "mask": mask})
     return out, prune_report, quantize_report
 
 
-def _entries(state: Dict[str, torch.Tensor]):
-    """The state's weight tensors as the C++ pipeline's model description: one layer per `<layer>.weight`."""
-    entries = [_C.ModuleEntry("", "state dict", fixed_reason="")]
+def _entries(state: Dict[str, torch.Tensor]) -> Tuple[list, list]:
+    """The state's weight tensors as the C++ pipeline's model description, one layer per `<layer>.<stem>weight`,
+    and each entry's `<layer>.<stem>` (the prefix of its weight's parts)."""
+    entries, prefixes = [_C.ModuleEntry("", "state dict", fixed_reason="")], [""]
     for name, tensor in state.items():
-        if not name.endswith(".weight"):
+        layer, _, leaf = name.rpartition(".")
+        stem = leaf[:-len("weight")]
+        if not layer or not leaf.endswith("weight") or stem not in _KINDS_OF_STEM:
             continue
-        kind = _KIND_OF_RANK.get(tensor.dim()) if tensor.is_floating_point() else None
-        layer = name[:-len(".weight")]
-        mask = state.get(layer + ".mask")
+        kind = _KINDS_OF_STEM[stem].get(tensor.dim()) if tensor.is_floating_point() else None
+        prefix = f"{layer}.{stem}"
+        mask = state.get(prefix + "mask")
         entries.append(_C.ModuleEntry(
             layer, f"{tensor.dim()}-D {str(tensor.dtype).replace('torch.', '')} tensor", kind or "",
             has_weight_matrix=tensor.dim() >= 2, weight=tensor if kind else None,
             mask=(mask if mask is not None else torch.ones_like(tensor, dtype=torch.bool)) if kind else None))
-    return entries
+        prefixes.append(prefix)
+    return entries, prefixes

@@ -7,8 +7,9 @@ from typing import List, Optional, Tuple
 import torch
 
 from ._layers import DENSE_OF, MASKED_TWIN, SHARED_TWIN, swap_children
-from .nn import SharedLayer
+from .nn import MaskedLayer, SharedLayer
 from .nn.compressed_rows import CompressedRows  # the inference layers, with to_plain() of their own
+from .nn.dense_forward import dense_weight, weight_stem
 from .nn.shared_layer import MAX_BITS, MIN_BITS
 
 
@@ -44,11 +45,10 @@ def matched_layers(model: torch.nn.Module, state_dict: Mapping) -> List[Tuple[to
     for name, module in model.named_modules():
         if type(module) not in DENSE_OF:
             continue
-        prefix = f"{name}." if name else ""
+        prefix = (f"{name}." if name else "") + weight_stem(module)  # `<layer>.<stem>weight`, ...
         _check_shapes(name, module, state_dict, prefix)
         kind, bits, groups = _saved_kind(name, module, state_dict, prefix)
-        if kind is None or (type(module) is kind and (bits is None or (module.bits, module.codebook_groups) ==
-                                                      (bits, groups))):
+        if kind is None or _is_already(module, kind, bits, groups):
             continue
         if module is model:
             raise TypeError(f"deepcomp.match_layers: the model itself is a {type(module).__name__} and the state "
@@ -56,6 +56,14 @@ def matched_layers(model: torch.nn.Module, state_dict: Mapping) -> List[Tuple[to
                             "(nn.Sequential(layer))")
         replacements.append((module, _fresh(kind, module, bits, groups)))
     return replacements
+
+
+def _is_already(module: torch.nn.Module, kind: type, bits: Optional[int], groups: Optional[int]) -> bool:
+    """module is what the state was saved from: a plain layer of that dense kind (attention's out_proj is
+    one by another name), or that twin with those bits and codebook groups."""
+    if not isinstance(module, (MaskedLayer, SharedLayer)) and kind is DENSE_OF[type(module)]:
+        return True
+    return type(module) is kind and (bits is None or (module.bits, module.codebook_groups) == (bits, groups))
 
 
 def _saved_kind(name: str, module, state: Mapping,
@@ -67,7 +75,7 @@ def _saved_kind(name: str, module, state: Mapping,
         shape = tuple(state[prefix + "codebook"].shape)
         entries = shape[-1] if len(shape) in (1, 2) else 0
         groups = shape[0] if len(shape) == 2 else 1
-        rows = (module.indices if isinstance(module, SharedLayer) else module.weight).shape[0]
+        rows = (module.indices if isinstance(module, SharedLayer) else dense_weight(module)).shape[0]
         if not (2 ** MIN_BITS <= entries <= 2 ** MAX_BITS and entries & (entries - 1) == 0) or \
                 not 1 <= groups <= max(rows, 1):
             raise ValueError(f"deepcomp.match_layers: layer {name!r}: the saved codebook has shape {shape}; "
@@ -82,21 +90,26 @@ def _saved_kind(name: str, module, state: Mapping,
 
 
 def _check_shapes(name: str, module, state: Mapping, prefix: str) -> None:
-    weight_shape = (module.indices if isinstance(module, SharedLayer) else module.weight).shape
-    expected = {"weight": weight_shape, "mask": weight_shape, "indices": weight_shape}
-    if getattr(module, "bias", None) is not None:
-        expected["bias"] = module.bias.shape
-    for leaf, shape in expected.items():
-        tensor = state.get(prefix + leaf)
+    """prefix: `<layer>.<stem>`, the weight's `<stem>weight`, `<stem>mask`, ... are under it."""
+    weight_shape = (module.indices if isinstance(module, SharedLayer) else dense_weight(module)).shape
+    expected = {prefix + leaf: weight_shape for leaf in ("weight", "mask", "indices")}
+    layer_prefix = f"{name}." if name else ""
+    weight_parts = {weight_stem(module) + part for part in ("weight", "codebook")}  # the codebook's size may change
+    for leaf, parameter in module.named_parameters():  # bias, attention's out_proj, ...
+        if leaf not in weight_parts:
+            expected.setdefault(layer_prefix + leaf, parameter.shape)
+    for key, shape in expected.items():
+        tensor = state.get(key)
         if tensor is not None and tuple(tensor.shape) != tuple(shape):
-            raise ValueError(f"deepcomp.match_layers: layer {name!r}: the saved {leaf} has shape "
+            raise ValueError(f"deepcomp.match_layers: layer {name!r}: the saved {key[len(layer_prefix):]} has shape "
                              f"{tuple(tensor.shape)}, the layer needs {tuple(shape)}")
 
 
 def _fresh(kind: type, module: torch.nn.Module, bits: Optional[int],
            codebook_groups: Optional[int] = None) -> torch.nn.Module:
-    """A `kind` layer with module's options, device, dtype and training mode, all tensors zero."""
-    like = module.codebook if isinstance(module, SharedLayer) else module.weight
+    """A `kind` layer with module's options, device, dtype and training mode, all its own tensors zero, and
+    module's children (attention's out_proj, which match_layers and to_plain may replace in turn)."""
+    like = module.codebook if isinstance(module, SharedLayer) else dense_weight(module)
     options = SHARED_TWIN[DENSE_OF[type(module)]]._options_of(module)  # the constructor's arguments
     if bits is not None:
         options["bits"] = bits
@@ -108,6 +121,8 @@ def _fresh(kind: type, module: torch.nn.Module, bits: Optional[int],
     with torch.no_grad():
         for tensor in (*layer.parameters(), *layer.buffers()):
             tensor.zero_()  # to_empty's memory is uninitialised: it could hold NaN until the state loads
+    for name, child in module._modules.items():
+        setattr(layer, name, child)
     return layer.train(module.training)
 
 
@@ -121,7 +136,7 @@ def to_plain(model: torch.nn.Module) -> torch.nn.Module:
     deepcomp layer (wrap it: nn.Sequential(layer)); nothing changes then."""
     replacements = {}
     for module in model.modules():
-        if not isinstance(module, CompressedRows) and DENSE_OF.get(type(module), type(module)) is type(module):
+        if not isinstance(module, (MaskedLayer, SharedLayer, CompressedRows)):
             continue  # a plain layer, or no layer of deepcomp's
         if module is model:
             raise TypeError(f"deepcomp.to_plain: the model itself is a {type(module).__name__}, which cannot "
@@ -136,7 +151,9 @@ def _plain(module: torch.nn.Module) -> torch.nn.Module:
         return module.to_plain()
     layer = _fresh(DENSE_OF[type(module)], module, None)
     with torch.no_grad():
-        layer.weight.copy_(module.weight)
-        if getattr(module, "bias", None) is not None:
-            layer.bias.copy_(module.bias)
+        dense_weight(layer).copy_(dense_weight(module))
+        theirs = dict(module.named_parameters())
+        for name, parameter in layer.named_parameters():  # bias, attention's out_proj, ...
+            if name in theirs:
+                parameter.copy_(theirs[name])
     return layer

@@ -8,7 +8,7 @@ import torch
 
 from . import _C, ops
 from .calibrate import Calibration
-from ._layers import MASKED_TWIN, Exclude, describe, exclude_names, modules_of, swap_children, warn_skipped
+from ._layers import MASKED_TWIN, Exclude, attention_computing_with, describe, exclude_names, modules_of, swap_children, warn_skipped
 from .nn import MaskedLayer
 
 LayerValues = Union[float, Dict[str, float]]
@@ -19,8 +19,8 @@ PruneReport = _C.PruneReport
 def prune(model: torch.nn.Module, *, sensitivity: Optional[LayerValues] = None,
           sparsity: Optional[LayerValues] = None, layers=None, exclude: Exclude = None,
           criterion: str = "magnitude", calibration: Optional[Calibration] = None) -> PruneReport:
-    """Prunes model's Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d, Embedding and EmbeddingBag layers by
-    weight magnitude, in place, and reports per layer.
+    """Prunes model's Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d, Embedding, EmbeddingBag and
+    MultiheadAttention layers (docs/layers.md) by weight magnitude, in place, and reports per layer.
 
     Exactly one criterion, a float for every selected layer or a dict {qualified layer name: value}
     (then only the layers it names are pruned):
@@ -36,7 +36,7 @@ def prune(model: torch.nn.Module, *, sensitivity: Optional[LayerValues] = None,
     nn.Linear, nn.Conv1d, ... become MaskedLinear, MaskedConv1d, ... sharing their Parameters
     (optimizers built before keep working); masked layers are pruned further (masks only shrink).
     Pruned weights are set to exactly zero and stay zero through training. Weighted layers it cannot
-    prune (MultiheadAttention, LSTM, shared layers, ...) are skipped with a warning that names each,
+    prune (LSTM, Bilinear, shared layers, ...) are skipped with a warning that names each,
     and report.skipped lists them.
 
     Raises ValueError (both or neither criterion, a value out of range, an unknown layer name,
@@ -59,5 +59,6 @@ def prune(model: torch.nn.Module, *, sensitivity: Optional[LayerValues] = None,
                 swapped[id(dense)] = layer
             layer.mask.copy_(mask)
             ops.apply_mask_(layer.weight, layer.mask)
+    attention_computing_with(model, swapped)
     swap_children(model, swapped)
     return report

@@ -20,8 +20,8 @@ def quantize(model: torch.nn.Module, *, bits=None, init: str = "linear", layers=
              seed: int = 0, exclude: Exclude = None,
              weights: Union[None, Calibration, Dict[str, torch.Tensor]] = None,
              group_size: Optional[int] = None) -> QuantizeReport:
-    """Quantizes model's Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d, Embedding and EmbeddingBag layers by
-    weight sharing, in place, and reports per layer (docs/layers.md).
+    """Quantizes model's Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d, Embedding, EmbeddingBag and
+    MultiheadAttention layers by weight sharing, in place, and reports per layer (docs/layers.md).
 
     Each layer's kept weights are clustered by 1-D k-means into k = 2^bits centroids (a codebook);
     the layer becomes a SharedLinear, SharedConv1d, ... whose weights are indices into its codebook.
@@ -50,7 +50,7 @@ def quantize(model: torch.nn.Module, *, bits=None, init: str = "linear", layers=
       are as even as possible (none longer than group_size). The codebooks are stored in the file and
       counted in its size. Default None: one codebook per layer (the paper's).
 
-    Weighted layers it cannot quantize (MultiheadAttention, LSTM, ...) are skipped with a warning that names
+    Weighted layers it cannot quantize (LSTM, Bilinear, ...) are skipped with a warning that names
     each; report.skipped lists them. Raises ValueError / TypeError for bad arguments, unknown layers,
     NaN/Inf weights and no layer to quantize; every check and every clustering runs before any layer
     changes, so on an error the model is as it was.

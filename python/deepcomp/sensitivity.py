@@ -15,6 +15,7 @@ import torch
 from . import _C
 from ._layers import Exclude, describe, exclude_names, modules_of, warn_skipped
 from .nn import SharedLayer
+from .nn.dense_forward import dense_weight, weight_stem
 
 DEFAULT_SPARSITIES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SensitivityPoint = _C.SensitivityPoint
@@ -104,20 +105,24 @@ class _changed:
         with torch.no_grad():
             if isinstance(module, SharedLayer):  # no dense weight to write: swap codebook and indices
                 self.saved = (module.codebook, module.indices)
-                module.codebook = torch.nn.Parameter(codebook, requires_grad=module.codebook.requires_grad)
-                module.indices = indices
+                self._set_shared(torch.nn.Parameter(codebook, requires_grad=module.codebook.requires_grad), indices)
             else:
-                self.saved = module.weight.detach().clone()
-                module.weight.copy_(weight)
+                self.saved = dense_weight(module).detach().clone()
+                dense_weight(module).copy_(weight)
         return self
 
     def __exit__(self, *exc_info):
         if isinstance(self.module, SharedLayer):
-            self.module.codebook, self.module.indices = self.saved
+            self._set_shared(*self.saved)
         else:
             with torch.no_grad():
-                self.module.weight.copy_(self.saved)
+                dense_weight(self.module).copy_(self.saved)
         return False
+
+    def _set_shared(self, codebook: torch.nn.Parameter, indices: torch.Tensor) -> None:
+        stem = weight_stem(self.module)  # attention's are in_proj_codebook and in_proj_indices
+        setattr(self.module, stem + "codebook", codebook)
+        setattr(self.module, stem + "indices", indices)
 
 
 def _metric(evaluate, model) -> float:

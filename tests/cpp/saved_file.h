@@ -14,8 +14,9 @@ namespace deepcomp::testing {
 struct SavedFile {
   // `name` must be unique among the tests: ctest runs them in parallel.
   SavedFile(const torch::nn::Module& model, const std::string& name)
-      : path((std::filesystem::temp_directory_path() / ("deepcomp_test_" + name)).string()),
-        report(deepcomp::save(model, path)) {}
+      : path(path_of(name)), report(deepcomp::save(model, path)) {}
+  SavedFile(const deepcomp::NamedTensors& state, const std::string& name)
+      : path(path_of(name)), report(deepcomp::save_state(state, path)) {}
   ~SavedFile() { std::filesystem::remove(path); }
   // The format version: bytes 8 and 9, little-endian.
   int version() const {
@@ -26,6 +27,11 @@ struct SavedFile {
   }
   const std::string path;
   const deepcomp::FileReport report;
+
+ private:
+  static std::string path_of(const std::string& name) {
+    return (std::filesystem::temp_directory_path() / ("deepcomp_test_" + name)).string();
+  }
 };
 
 inline std::map<std::string, torch::Tensor> state_of(const torch::nn::Module& model) {

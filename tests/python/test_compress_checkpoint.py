@@ -110,3 +110,25 @@ def test_group_size_gives_a_checkpoint_the_per_group_codebooks_its_model_would_g
     expected = model.state_dict()
     for name, tensor in loaded.state_dict().items():
         assert torch.equal(tensor, expected[name]), name
+
+
+def test_attention_s_in_proj_weight_in_a_checkpoint_compresses_as_its_model_would():
+    torch.manual_seed(4)
+
+    def model():
+        holder = nn.Module()
+        holder.attn = nn.MultiheadAttention(8, 2)
+        return holder
+
+    dense = model()
+    state, _, report = deepcomp.compress_state(dense.state_dict(), sparsity=0.5, bits=4)
+    assert [(row.name, row.kind, row.bits) for row in report.layers] == [("attn", "MultiheadAttention", 4),
+                                                                         ("attn.out_proj", "Linear", 4)]
+    assert "attn.in_proj_weight" not in state and state["attn.in_proj_codebook"].shape == (16,)
+    loaded = deepcomp.match_layers(model(), state)
+    loaded.load_state_dict(state)
+    assert type(loaded.attn).__name__ == "SharedMultiheadAttention"
+    deepcomp.prune(dense, sparsity=0.5)
+    deepcomp.quantize(dense, bits=4)
+    for name, tensor in dense.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name

@@ -15,7 +15,7 @@ class Mixed(nn.Module):
         super().__init__()
         self.bilinear = nn.Bilinear(8, 8, 8)
         self.lstm = nn.LSTM(8, 8)
-        self.attention = nn.MultiheadAttention(8, 2)
+        self.attention = nn.MultiheadAttention(8, 2, kdim=4, vdim=4)  # separate q, k, v projections
         self.fc = nn.Linear(8, 4)
 
 
@@ -26,7 +26,8 @@ def test_prune_names_each_layer_it_skips_and_why():
     text = str(caught[0].message)
     for name, kind in (("bilinear", "Bilinear"), ("lstm", "LSTM"), ("attention", "MultiheadAttention")):
         assert f"'{name}' ({kind})" in text
-    assert "'attention.out_proj' (NonDynamicallyQuantizableLinear): a subclass of Linear" in text
+    assert "'attention' (MultiheadAttention): attention with kdim or vdim other than embed_dim" in text
+    assert "'attention.out_proj' (NonDynamicallyQuantizableLinear): the out_proj of attention with kdim" in text
     assert [row.name for row in report] == ["fc"]
     assert {s.name for s in report.skipped} == {"bilinear", "lstm", "attention", "attention.out_proj"}
     assert isinstance(model.fc, MaskedLinear)

@@ -4,6 +4,7 @@
 #include <deepcomp/constants.h>
 #include <deepcomp/io.h>
 #include <deepcomp/layers.h>
+#include <deepcomp/nn/attention.h>
 #include <deepcomp/nn/compressed_linear.h>
 #include <deepcomp/nn/forward_child.h>
 #include <deepcomp/nn/masked_conv2d.h>

@@ -1,4 +1,5 @@
 """deepcomp's layers: thin torch.nn modules over the deepcomp ops."""
+from .attention import MaskedMultiheadAttention, SharedMultiheadAttention
 from .compressed_embedding import CompressedEmbedding
 from .compressed_linear import CompressedLinear
 from .masked_conv2d import MaskedConv2d
@@ -14,6 +15,6 @@ from .shared_linear import SharedLinear
 
 __all__ = ["CompressedEmbedding", "CompressedLinear", "MaskedConv1d", "MaskedConv2d", "MaskedConv3d",
            "MaskedConvTranspose1d", "MaskedConvTranspose2d", "MaskedConvTranspose3d", "MaskedEmbedding",
-           "MaskedEmbeddingBag", "MaskedLayer", "MaskedLinear", "SharedConv1d", "SharedConv2d", "SharedConv3d",
+           "MaskedEmbeddingBag", "MaskedLayer", "MaskedLinear", "MaskedMultiheadAttention", "SharedConv1d", "SharedConv2d", "SharedConv3d",
            "SharedConvTranspose1d", "SharedConvTranspose2d", "SharedConvTranspose3d", "SharedEmbedding",
-           "SharedEmbeddingBag", "SharedLayer", "SharedLinear", "enforce_masks"]
+           "SharedEmbeddingBag", "SharedLayer", "SharedLinear", "SharedMultiheadAttention", "enforce_masks"]

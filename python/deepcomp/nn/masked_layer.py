@@ -11,7 +11,8 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from .. import ops
-from .dense_forward import dense_options
+from . import standard_ops
+from .dense_forward import dense_options, dense_weight, weight_stem
 from .scripting import NotScriptable
 
 _live_layers: "weakref.WeakSet[MaskedLayer]" = weakref.WeakSet()
@@ -25,7 +26,7 @@ class MaskedLayer(NotScriptable):
     mask: torch.Tensor
 
     def _register_mask(self) -> None:
-        self.register_buffer("mask", torch.ones_like(self.weight, dtype=torch.bool))
+        self.register_buffer(weight_stem(self) + "mask", torch.ones_like(self.weight, dtype=torch.bool))
         _live_layers.add(self)
 
     def __setstate__(self, state):  # copy.deepcopy and unpickling skip __init__
@@ -44,18 +45,25 @@ class MaskedLayer(NotScriptable):
         if not isinstance(module, cls.dense_type):
             raise TypeError(f"{cls.__name__}.from_dense needs an nn.{cls.dense_type.__name__}, got "
                             f"{type(module).__name__}")
-        layer = cls(**dense_options(cls.dense_type, module), device="meta", dtype=module.weight.dtype)
+        layer = cls(**dense_options(cls.dense_type, module), device="meta", dtype=dense_weight(module).dtype)
         return layer._adopt(module)
 
     def _adopt(self, dense: torch.nn.Module) -> "MaskedLayer":
-        """Takes over dense's weight and bias Parameters."""
-        self.weight = dense.weight
-        if "bias" in dense._parameters:
-            self.bias = dense.bias
-        self.mask = (dense.mask.clone() if isinstance(dense, MaskedLayer)
-                     else torch.ones_like(dense.weight, dtype=torch.bool))
+        """Takes over dense's Parameters (weight, bias, ...) and children (attention's out_proj)."""
+        for name, parameter in dense._parameters.items():
+            setattr(self, name, parameter)
+        for name, child in dense._modules.items():
+            setattr(self, name, child)
+        setattr(self, weight_stem(self) + "mask", dense.mask.clone() if isinstance(dense, MaskedLayer)
+                else torch.ones_like(dense_weight(dense), dtype=torch.bool))
         self.train(dense.training)
         return self
+
+    def masked_weight(self) -> torch.Tensor:
+        """The weight as the layer computes with it: masked, its gradient masked too."""
+        if standard_ops.exporting():
+            return standard_ops.masked_weight(self.weight, self.mask)
+        return ops.apply_mask(self.weight, self.mask)
 
     def kept(self) -> int:
         """How many weights survive the mask."""

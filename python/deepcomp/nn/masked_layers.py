@@ -1,10 +1,9 @@
 """Masked twins of the torch layers that deepcomp handles through their own forward (convolutions of
-1 and 3 dimensions, transposed convolutions, embeddings and embedding bags): the torch layer computes with its weight
-masked by deepcomp.ops.apply_mask, whose gradient is masked too. MaskedLinear and MaskedConv2d have
-fused ops of their own."""
+1 and 3 dimensions, transposed convolutions, embeddings and embedding bags, attention): the torch layer
+computes with its weight masked by deepcomp.ops.apply_mask, whose gradient is masked too. MaskedLinear
+and MaskedConv2d have fused ops of their own."""
 import torch
 
-from .. import ops
 from . import standard_ops
 from .dense_forward import check_supported, forward_with
 from .masked_layer import MaskedLayer
@@ -21,8 +20,7 @@ class _MaskedByForward(MaskedLayer):
         self._register_mask()
 
     def forward(self, *args, **kwargs) -> torch.Tensor:
-        masked = standard_ops.masked_weight if standard_ops.exporting() else ops.apply_mask
-        return forward_with(self.dense_type, self, masked(self.weight, self.mask), *args, **kwargs)
+        return forward_with(self.dense_type, self, self.masked_weight(), *args, **kwargs)
 
 
 class MaskedConv1d(_MaskedByForward, torch.nn.Conv1d):

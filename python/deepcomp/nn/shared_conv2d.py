@@ -28,6 +28,7 @@ class SharedConv2d(SharedLayer):
         for name, value in layer_attributes(conv).items():
             setattr(self, name, value)
         self._register_shared(conv.weight.shape, bits, bias, device, dtype, codebook_groups=codebook_groups)
+        self.reset_parameters()
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         input, padding = pad_for_op(self, input)

@@ -14,7 +14,7 @@ from typing import Optional
 import torch
 
 from .. import _C, ops
-from .dense_forward import dense_options
+from .dense_forward import dense_options, dense_weight, weight_stem
 from .masked_layer import MaskedLayer
 from .scripting import NotScriptable
 
@@ -41,18 +41,21 @@ class SharedLayer(NotScriptable, torch.nn.Module):
     mask: torch.Tensor
     bias: Optional[torch.nn.Parameter]
 
-    def _register_shared(self, weight_shape, bits: int, bias: bool, device, dtype, bias_size=None,
-                         codebook_groups: int = 1) -> None:
-        """bias_size: the bias's length when it is not the weight's first dimension."""
+    def _register_shared(self, weight_shape, bits: int, bias: bool, device, dtype, codebook_groups: int = 1) -> None:
+        """Registers the codebook, indices and mask (`<stem>codebook`, ...: dense_forward.WEIGHT_STEMS) and a
+        bias of the weight's first dimension if bias; the constructor calls reset_parameters once all is there."""
         factory = {"device": device, "dtype": dtype}
         k = 2 ** check_bits(bits)
         groups = _check_groups(codebook_groups, weight_shape)
-        self.codebook = torch.nn.Parameter(torch.empty((k,) if groups == 1 else (groups, k), **factory))
-        self.register_buffer("indices", torch.zeros(weight_shape, dtype=torch.uint8, device=device))
-        self.register_buffer("mask", torch.ones(weight_shape, dtype=torch.bool, device=device))
-        bias_size = weight_shape[0] if bias_size is None else bias_size
-        self.register_parameter("bias", torch.nn.Parameter(torch.empty(bias_size, **factory)) if bias else None)
-        self.reset_parameters()
+        stem = weight_stem(self)
+        self.register_parameter(stem + "codebook",
+                                torch.nn.Parameter(torch.empty((k,) if groups == 1 else (groups, k), **factory)))
+        self.register_buffer(stem + "indices", torch.zeros(weight_shape, dtype=torch.uint8, device=device))
+        self.register_buffer(stem + "mask", torch.ones(weight_shape, dtype=torch.bool, device=device))
+        if bias:
+            self.register_parameter("bias", torch.nn.Parameter(torch.empty(weight_shape[0], **factory)))
+        elif "bias" not in self._parameters:
+            self.register_parameter("bias", None)
 
     @property
     def bits(self) -> int:
@@ -69,14 +72,17 @@ class SharedLayer(NotScriptable, torch.nn.Module):
         return ops.codebook_decode(self.indices, self.mask, self.codebook)
 
     def reset_parameters(self) -> None:
-        """torch's initialisation of a fresh dense layer, clustered (all weights kept)."""
+        """torch's initialisation of a fresh dense layer: its weight clustered (all kept), its other
+        Parameters (bias, attention's out_proj, ...) copied."""
         if self.codebook.is_meta:
             return
         dense = self.dense_type(**self._options(), device=self.codebook.device, dtype=self.codebook.dtype)
-        self.cluster(dense.weight, None)
-        if self.bias is not None:
-            with torch.no_grad():
-                self.bias.copy_(dense.bias)
+        self.cluster(dense_weight(dense), None)
+        mine = dict(self.named_parameters())
+        with torch.no_grad():
+            for name, parameter in dense.named_parameters():
+                if name in mine:
+                    mine[name].copy_(parameter)
 
     def cluster(self, weight: torch.Tensor, mask: Optional[torch.Tensor], *, init: str = "linear",
                 method: str = "lloyd", seed: int = 0) -> None:
@@ -100,7 +106,7 @@ class SharedLayer(NotScriptable, torch.nn.Module):
         if not isinstance(module, (cls.dense_type, cls)):
             raise TypeError(f"{cls.__name__}.from_dense needs an nn.{cls.dense_type.__name__} (plain, masked or "
                             f"shared), got {type(module).__name__}")
-        weight = module.weight.detach()
+        weight = dense_weight(module).detach()
         mask = (module.mask if isinstance(module, (MaskedLayer, SharedLayer))
                 else torch.ones_like(weight, dtype=torch.bool))
         codebook, indices = ops.kmeans_quantize(weight, mask, bits, init=init, method=method, seed=seed)
@@ -111,7 +117,8 @@ class SharedLayer(NotScriptable, torch.nn.Module):
                       mask: torch.Tensor) -> "SharedLayer":
         """A shared layer standing for module (plain, masked or shared; unchanged) with a clustering made
         already: codebook (2^bits), uint8 indices and bool mask of module's weight shape (deepcomp.quantize
-        computes these; a (groups, 2^bits) codebook gives per-group codebooks). Shares module's bias Parameter."""
+        computes these; a (groups, 2^bits) codebook gives per-group codebooks). Shares module's other
+        Parameters (bias, ...) and children (attention's out_proj)."""
         bits = codebook.shape[-1].bit_length() - 1
         options = cls._options_of(module)
         if "bias" in options:
@@ -123,7 +130,12 @@ class SharedLayer(NotScriptable, torch.nn.Module):
             layer.codebook.copy_(codebook.reshape(layer.codebook.shape))  # a (1, k) codebook is stored (k)
             layer.indices.copy_(indices)
             layer.mask.copy_(mask)
-        layer.bias = getattr(module, "bias", None)
+        weight_parts = {weight_stem(module) + part for part in ("weight", "codebook")}
+        for name, parameter in module._parameters.items():
+            if name not in weight_parts:
+                setattr(layer, name, parameter)
+        for name, child in module._modules.items():
+            setattr(layer, name, child)
         layer.train(module.training)
         return layer
 

@@ -6,7 +6,7 @@ import torch
 
 from .. import ops
 from . import standard_ops
-from .dense_forward import check_supported, forward_with, layer_attributes
+from .dense_forward import check_supported, dense_weight, forward_with, layer_attributes, weight_stem
 from .shared_layer import SharedLayer
 
 
@@ -22,9 +22,18 @@ class _SharedByForward(SharedLayer):
         check_supported(dense, type(self).__name__)
         for name, value in layer_attributes(dense).items():
             setattr(self, name, value)
-        bias = getattr(dense, "bias", None)
-        self._register_shared(dense.weight.shape, bits, bias is not None, device, dtype,
-                              bias_size=None if bias is None else bias.shape[0], codebook_groups=codebook_groups)
+        self._register_shared(dense_weight(dense).shape, bits, False, device, dtype, codebook_groups=codebook_groups)
+        # The torch layer's other Parameters (bias; attention's in_proj_bias, bias_k, bias_v) and children
+        # (attention's out_proj), allocated here and initialised by reset_parameters.
+        weight_name = weight_stem(self) + "weight"
+        for name, parameter in dense._parameters.items():
+            if name != weight_name:
+                self.register_parameter(name, None if parameter is None else torch.nn.Parameter(
+                    torch.empty(parameter.shape, device=device, dtype=dtype)))
+        for name, child in dense._modules.items():
+            child = child.to_empty(device=torch.get_default_device() if device is None else device)
+            self.add_module(name, child if dtype is None else child.to(dtype))
+        self.reset_parameters()
 
     def forward(self, *args, **kwargs) -> torch.Tensor:
         decode = standard_ops.shared_weight if standard_ops.exporting() else ops.codebook_decode

@@ -23,6 +23,7 @@ class SharedLinear(SharedLayer):
         self.in_features, self.out_features = in_features, out_features
         self._register_shared((out_features, in_features), bits, bias, device, dtype,
                               codebook_groups=codebook_groups)
+        self.reset_parameters()
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if standard_ops.exporting():
