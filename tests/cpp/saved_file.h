@@ -4,6 +4,8 @@
 
 #include <deepcomp/deepcomp.h>
 
+#include "helpers.h"
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -39,6 +41,19 @@ inline std::map<std::string, torch::Tensor> state_of(const torch::nn::Module& mo
   for (const auto& item : model.named_parameters()) state[item.key()] = item.value();
   for (const auto& item : model.named_buffers()) state[item.key()] = item.value();
   return state;
+}
+
+// loaded has every tensor of expected, by name, bit for bit, and no other.
+inline void check_same_state(const torch::nn::Module& expected, const torch::nn::Module& loaded) {
+  const auto want = state_of(expected);
+  const auto got = state_of(loaded);
+  REQUIRE(want.size() == got.size());
+  for (const auto& [name, tensor] : want) {
+    INFO(name);
+    REQUIRE(got.count(name) == 1);
+    CHECK(got.at(name).sizes() == tensor.sizes());
+    CHECK(torch::equal(got.at(name), tensor));
+  }
 }
 
 }  // namespace deepcomp::testing

@@ -9,6 +9,7 @@ namespace {
 
 using deepcomp::testing::random_mask;
 using deepcomp::testing::SavedFile;
+using deepcomp::testing::check_same_state;
 using deepcomp::testing::state_of;
 
 // A shared conv layer, a shared linear one (pruned), a masked one and a plain one.
@@ -67,13 +68,7 @@ TEST_CASE("save writes the compressed kinds and load restores a deepcomp model e
   torch::manual_seed(41);
   Net fresh;
   deepcomp::load(file.path, *fresh);
-  const auto expected = state_of(*net);
-  const auto loaded = state_of(*fresh);
-  REQUIRE(expected.size() == loaded.size());
-  for (const auto& [name, tensor] : expected) {
-    INFO(name);
-    CHECK(torch::equal(loaded.at(name), tensor));
-  }
+  check_same_state(*net, *fresh);
 }
 
 TEST_CASE("load gives plain layers the decoded weights, and a dense state dict", "[io]") {

@@ -1,6 +1,7 @@
 // The C++ twins of Conv1d, Conv3d, ConvTranspose1d/2d/3d, Embedding and EmbeddingBag through prune, retraining,
 // quantize, save/load, clone and to_plain; the reference is the torch layer with the weight set by hand.
 #include "helpers.h"
+#include "saved_file.h"
 #include <deepcomp/deepcomp.h>
 
 #include <filesystem>
@@ -90,8 +91,7 @@ void check_the_pipeline(std::shared_ptr<Plain> dense, const torch::Tensor& x) {
   deepcomp::quantize(*other, {.bits = deepcomp::LayerBits(3)});
   deepcomp::load(path, *other);
   std::filesystem::remove(path);
-  for (const auto& item : model->named_parameters()) CHECK(torch::equal(item.value(), other->named_parameters()[item.key()]));
-  for (const auto& item : model->named_buffers()) CHECK(torch::equal(item.value(), other->named_buffers()[item.key()]));
+  deepcomp::testing::check_same_state(*model, *other);
   CHECK(torch::equal(other->forward(x), shared_output.detach()));
 
   // to_plain: the torch layer with the decoded weight
