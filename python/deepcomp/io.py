@@ -25,7 +25,8 @@ TensorFileStats = _C.TensorFileStats
 PathLike = Union[str, os.PathLike]
 
 # The layers load(compressed=True) replaces by an inference twin (a masked twin is a subclass of its layer).
-_EMBEDDINGS = (torch.nn.Embedding, nn.SharedEmbedding)
+_EMBEDDINGS = {torch.nn.Embedding: nn.CompressedEmbedding, nn.SharedEmbedding: nn.CompressedEmbedding,
+               torch.nn.EmbeddingBag: nn.CompressedEmbeddingBag, nn.SharedEmbeddingBag: nn.CompressedEmbeddingBag}
 _COMPRESSIBLE = (torch.nn.Linear, nn.SharedLinear, *_EMBEDDINGS)
 
 
@@ -63,8 +64,8 @@ def load(path: PathLike, model: Optional[torch.nn.Module] = None, *, compressed:
     exactly, so fine-tuning can go on. Tensors move to the model's devices and dtypes.
     compressed=True (inference): each linear layer (plain, masked or shared) whose weight the file
     holds quantized is replaced by a deepcomp.nn.CompressedLinear, which computes with the kept weights
-    and the codebook without decoding them, and each such embedding by a deepcomp.nn.CompressedEmbedding,
-    which decodes only the rows a lookup reads; the other layers load as above.
+    and the codebook without decoding them, and each such embedding (bag) by a deepcomp.nn.CompressedEmbedding
+    (CompressedEmbeddingBag), which decodes only the rows a lookup reads; the other layers load as above.
     match_layers=True: first gives each of the model's Linear / Conv2d layers the type the file stores
     it as (shared with the file's bits, masked, or plain; deepcomp.match_layers), so a freshly built
     dense model gets the compressed model back, ready to fine-tune, without pruning or k-means.
@@ -105,7 +106,7 @@ def _open(path: PathLike, max_bytes: Optional[int]):
 
 def _state_for(file, model: torch.nn.Module, compressed: bool):
     """The state dict to load into model and, with compressed, the replacements {id(layer): CompressedLinear
-    or CompressedEmbedding} of its linear layers and embeddings the file holds quantized. Changes nothing."""
+    or CompressedEmbedding(Bag)} of its linear layers and embeddings the file holds quantized. Changes nothing."""
     names = list(model.state_dict().keys())
     if not compressed:
         return dict(file.state(names)), {}
@@ -123,8 +124,9 @@ def _state_for(file, model: torch.nn.Module, compressed: bool):
             raise ValueError(f"load: {prefix}weight in the file has shape {shape}, the model's layer {expected}")
         parts = (state.pop(prefix + "indices").to(like.device), state.pop(prefix + "mask").to(like.device),
                  state.pop(prefix + "codebook").to(like.device, like.dtype))
-        if isinstance(layer, _EMBEDDINGS):
-            replacements[id(layer)] = nn.CompressedEmbedding.from_parts(*parts, like=layer)
+        embedding = next((compressed for kind, compressed in _EMBEDDINGS.items() if isinstance(layer, kind)), None)
+        if embedding is not None:
+            replacements[id(layer)] = embedding.from_parts(*parts, like=layer)
         else:
             bias = state.pop(prefix + "bias", None)
             replacements[id(layer)] = nn.CompressedLinear.from_parts(

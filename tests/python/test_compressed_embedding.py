@@ -61,3 +61,28 @@ def test_load_compressed_turns_quantized_embeddings_into_compressed_ones(tmp_pat
     deepcomp.save(_shared()[0], tmp_path / "one.dcz")
     with pytest.raises(TypeError, match="the model itself is a SharedEmbedding"):
         deepcomp.load(tmp_path / "one.dcz", SharedEmbedding(40, 12, bits=4), compressed=True)
+
+
+@pytest.mark.parametrize("options,input,kwargs", [
+    ({"mode": "sum"}, torch.tensor([4, 0, 29, 7, 7, 2, 9]),
+     {"offsets": torch.tensor([0, 3, 3, 5]), "per_sample_weights": torch.linspace(-1, 2, 7)}),
+    ({"mode": "max", "padding_idx": 1}, torch.tensor([[0, 1, 5], [29, 7, 1], [1, 1, 1]]), {}),
+    ({"mode": "mean", "max_norm": 1.0, "include_last_offset": True, "padding_idx": 3},
+     torch.tensor([3, 8, 8, 21, 0, 3]), {"offsets": torch.tensor([0, 2, 5, 6])}),
+])
+def test_a_compressed_embedding_bag_reduces_its_decoded_rows_as_the_shared_one(options, input, kwargs, tmp_path):
+    torch.manual_seed(7)
+    model = torch.nn.Sequential(torch.nn.EmbeddingBag(30, 6, **options))
+    deepcomp.prune(model, sparsity=0.6)
+    deepcomp.quantize(model, bits=3, group_size=8)
+    expected = model[0](input, **kwargs)
+    compressed = deepcomp.nn.CompressedEmbeddingBag.from_shared(model[0])
+    torch.testing.assert_close(compressed(input, **kwargs), expected, rtol=0, atol=1e-6)
+    assert torch.equal(compressed.weight, model[0].weight)
+    deepcomp.save(model, tmp_path / "bag.dcz")
+    loaded = deepcomp.load(tmp_path / "bag.dcz", torch.nn.Sequential(torch.nn.EmbeddingBag(30, 6, **options)),
+                           compressed=True)
+    assert type(loaded[0]) is deepcomp.nn.CompressedEmbeddingBag and loaded[0].mode == options["mode"]
+    torch.testing.assert_close(loaded[0](input, **kwargs), expected, rtol=0, atol=1e-6)
+    plain = loaded[0].to_plain()
+    torch.testing.assert_close(plain(input, **kwargs), expected, rtol=0, atol=1e-6)

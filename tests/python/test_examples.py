@@ -47,4 +47,7 @@ def test_post_training_example_measures_every_option(tmp_path, network):
     assert rows["quantize 8 bits, k-means"]["cosine"] > 0.99
     assert "prune 50% by activation (calibrated)" in rows and "... then 1 epoch(s) of fine-tuning" in rows
     assert "quantize 4 bits, exact k-means, a codebook per 4 channels" in rows
+    mixed = rows["mixed 4 and 3 bits by sensitivity (exact k-means), a file of at most fp32 / 8"]
+    assert rows["quantize 4 bits, exact k-means"]["file_bytes"] >= mixed["file_bytes"] >= \
+        rows["quantize 3 bits, exact k-means"]["file_bytes"]
     assert "| option | file bytes |" in (tmp_path / "summary.md").read_text()

@@ -1,6 +1,6 @@
 """deepcomp's layers: thin torch.nn modules over the deepcomp ops."""
 from .attention import MaskedMultiheadAttention, SharedMultiheadAttention
-from .compressed_embedding import CompressedEmbedding
+from .compressed_embedding import CompressedEmbedding, CompressedEmbeddingBag
 from .compressed_linear import CompressedLinear
 from .masked_conv2d import MaskedConv2d
 from .masked_layer import MaskedLayer, enforce_masks
@@ -13,7 +13,7 @@ from .shared_layers import (SharedConv1d, SharedConv3d, SharedConvTranspose1d, S
                             SharedConvTranspose3d, SharedEmbedding, SharedEmbeddingBag)
 from .shared_linear import SharedLinear
 
-__all__ = ["CompressedEmbedding", "CompressedLinear", "MaskedConv1d", "MaskedConv2d", "MaskedConv3d",
+__all__ = ["CompressedEmbedding", "CompressedEmbeddingBag", "CompressedLinear", "MaskedConv1d", "MaskedConv2d", "MaskedConv3d",
            "MaskedConvTranspose1d", "MaskedConvTranspose2d", "MaskedConvTranspose3d", "MaskedEmbedding",
            "MaskedEmbeddingBag", "MaskedLayer", "MaskedLinear", "MaskedMultiheadAttention", "SharedConv1d", "SharedConv2d", "SharedConv3d",
            "SharedConvTranspose1d", "SharedConvTranspose2d", "SharedConvTranspose3d", "SharedEmbedding",

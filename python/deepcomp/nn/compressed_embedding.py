@@ -1,5 +1,5 @@
-"""deepcomp.nn.CompressedEmbedding: inference on a pruned, quantized embedding that decodes only the rows
-a lookup reads."""
+"""deepcomp.nn.CompressedEmbedding and CompressedEmbeddingBag: inference on a pruned, quantized embedding
+that decodes only the rows a lookup reads."""
 from typing import Optional
 
 import torch
@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from .. import ops
 from . import standard_ops
 from .compressed_rows import CompressedRows
-from .shared_layers import SharedEmbedding
+from .shared_layers import SharedEmbedding, SharedEmbeddingBag
 
 
 class CompressedEmbedding(CompressedRows):
@@ -69,11 +69,15 @@ class CompressedEmbedding(CompressedRows):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if standard_ops.exporting():
             return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type)
+        return self._rows(input).view(*input.shape, self.embedding_dim)
+
+    def _rows(self, input: torch.Tensor) -> torch.Tensor:
+        """The rows input's indices look up, decoded (and renormalised with max_norm): (input.numel(), dim)."""
         if input.is_floating_point() or input.is_complex():
-            raise TypeError(f"CompressedEmbedding: the input holds indices, got {input.dtype}")
+            raise TypeError(f"{type(self).__name__}: the input holds indices, got {input.dtype}")
         tokens = input.reshape(-1).long()
         if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.num_embeddings):
-            raise IndexError(f"CompressedEmbedding: an index is out of range for {self.num_embeddings} rows")
+            raise IndexError(f"{type(self).__name__}: an index is out of range for {self.num_embeddings} rows")
         # Each looked-up row's entries: its slice of `entries`, laid end to end.
         starts, counts = self.row_ptr[tokens], self.row_ptr[tokens + 1] - self.row_ptr[tokens]
         row = torch.repeat_interleave(torch.arange(tokens.numel(), device=tokens.device), counts)
@@ -86,8 +90,69 @@ class CompressedEmbedding(CompressedRows):
         if self.max_norm is not None:  # nn.Embedding's renormalisation, of the output only
             norms = output.norm(p=self.norm_type, dim=1, keepdim=True)
             output = torch.where(norms > self.max_norm, output * (self.max_norm / (norms + 1e-7)), output)
-        return output.view(*input.shape, self.embedding_dim)
+        return output
 
     def extra_repr(self) -> str:
         return (f"{self.num_embeddings}, {self.embedding_dim}, padding_idx={self.padding_idx}, bits={self.bits}, "
                 f"kept={self.kept()}/{self.num_embeddings * self.embedding_dim}")
+
+
+class CompressedEmbeddingBag(CompressedEmbedding):
+    """An embedding bag kept compressed for inference, as CompressedEmbedding keeps an embedding: a forward
+    decodes the rows its input looks up, once each lookup, and reduces them by bag as nn.EmbeddingBag does
+    (mode, offsets, per_sample_weights, include_last_offset, padding_idx; max_norm rescales the looked-up
+    rows). No gradients: fine-tune a SharedEmbeddingBag, or load a .dcz with compressed=True."""
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, row_ptr: torch.Tensor, entries: torch.Tensor,
+                 codebook: torch.Tensor, padding_idx: Optional[int] = None, max_norm: Optional[float] = None,
+                 norm_type: float = 2.0, mode: str = "mean", include_last_offset: bool = False):
+        super().__init__(num_embeddings, embedding_dim, row_ptr, entries, codebook, padding_idx, max_norm, norm_type)
+        self.mode, self.include_last_offset = mode, include_last_offset
+
+    _OPTIONS = ("padding_idx", "max_norm", "norm_type", "mode", "include_last_offset")
+
+    @classmethod
+    def from_parts(cls, indices: torch.Tensor, mask: torch.Tensor, codebook: torch.Tensor,
+                   like: Optional[torch.nn.Module] = None) -> "CompressedEmbeddingBag":
+        row_ptr, entries = ops.compressed_linear_pack(indices, mask)
+        options = {name: getattr(like, name) for name in cls._OPTIONS} if like else {}
+        return cls(indices.shape[0], indices.shape[1], row_ptr, entries, codebook.detach().clone(), **options)
+
+    @classmethod
+    def from_shared(cls, layer: SharedEmbeddingBag) -> "CompressedEmbeddingBag":
+        """The same layer as a CompressedEmbeddingBag (the same outputs)."""
+        if not isinstance(layer, SharedEmbeddingBag):
+            raise TypeError(f"CompressedEmbeddingBag.from_shared needs a deepcomp.nn.SharedEmbeddingBag, got "
+                            f"{type(layer).__name__}")
+        return cls.from_parts(layer.indices, layer.mask, layer.codebook, layer).train(layer.training)
+
+    def to_plain(self) -> torch.nn.EmbeddingBag:
+        """The nn.EmbeddingBag it stands for, with the decoded weight."""
+        plain = torch.nn.EmbeddingBag(self.num_embeddings, self.embedding_dim, self.max_norm, self.norm_type,
+                                      mode=self.mode, include_last_offset=self.include_last_offset,
+                                      padding_idx=self.padding_idx, device=self.codebook.device,
+                                      dtype=self.codebook.dtype)
+        with torch.no_grad():
+            plain.weight.copy_(self.weight)
+        return plain.train(self.training)
+
+    def forward(self, input: torch.Tensor, offsets: Optional[torch.Tensor] = None,
+                per_sample_weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if standard_ops.exporting():
+            return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type, mode=self.mode,
+                                   per_sample_weights=per_sample_weights,
+                                   include_last_offset=self.include_last_offset, padding_idx=self.padding_idx)
+        rows = self._rows(input)
+        # The bags over the decoded rows, one row per lookup; lookups of padding_idx point at an extra row
+        # that embedding_bag leaves out as its padding_idx.
+        lookups = torch.arange(rows.shape[0], device=rows.device).view(input.shape)
+        padding = None
+        if self.padding_idx is not None:
+            padding = rows.shape[0]
+            lookups = torch.where(input.to(lookups.device) == self.padding_idx, padding, lookups)
+            rows = torch.cat([rows, rows.new_zeros(1, self.embedding_dim)])
+        return F.embedding_bag(lookups, rows, offsets, mode=self.mode, per_sample_weights=per_sample_weights,
+                               include_last_offset=self.include_last_offset, padding_idx=padding)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, mode={self.mode!r}"
