@@ -89,7 +89,7 @@ def swap_children(model: torch.nn.Module, replacements: dict) -> None:
                 module._modules[key] = replacements[id(child)]
 
 
-def attention_computing_with(model: torch.nn.Module, replacements: dict) -> None:
+def add_twins_of_attention_with_masked_out_proj(model: torch.nn.Module, replacements: dict) -> None:
     """Adds to replacements (id(old) -> new) a masked twin, all kept, of each plain nn.MultiheadAttention
     whose out_proj becomes masked: torch's attention reads out_proj's weight Parameter itself, so only
     deepcomp's computes with it masked (a masked gradient)."""

@@ -8,7 +8,8 @@ import torch
 
 from . import _C, ops
 from .calibrate import Calibration
-from ._layers import MASKED_TWIN, Exclude, attention_computing_with, describe, exclude_names, modules_of, swap_children, warn_skipped
+from ._layers import (MASKED_TWIN, Exclude, add_twins_of_attention_with_masked_out_proj, describe, exclude_names,
+                      modules_of, swap_children, warn_skipped)
 from .nn import MaskedLayer
 
 LayerValues = Union[float, Dict[str, float]]
@@ -59,6 +60,6 @@ def prune(model: torch.nn.Module, *, sensitivity: Optional[LayerValues] = None,
                 swapped[id(dense)] = layer
             layer.mask.copy_(mask)
             ops.apply_mask_(layer.weight, layer.mask)
-    attention_computing_with(model, swapped)
+    add_twins_of_attention_with_masked_out_proj(model, swapped)
     swap_children(model, swapped)
     return report

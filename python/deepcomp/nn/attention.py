@@ -9,11 +9,16 @@ other than embed_dim (separate q, k, v projections) is refused."""
 import torch
 
 from .masked_layers import _MaskedByForward
+from .shared_layer import SharedLayer
 from .shared_layers import _SharedByForward
 
 
 def _alias(name: str) -> property:
     return property(lambda self: getattr(self, name), doc=f"this layer's {name}")
+
+
+def _options_text(layer) -> str:
+    return f"embed_dim={layer.embed_dim}, num_heads={layer.num_heads}, batch_first={layer.batch_first}"
 
 
 class MaskedMultiheadAttention(_MaskedByForward, torch.nn.MultiheadAttention):
@@ -23,6 +28,9 @@ class MaskedMultiheadAttention(_MaskedByForward, torch.nn.MultiheadAttention):
 
     weight = _alias("in_proj_weight")
     mask = _alias("in_proj_mask")
+
+    def extra_repr(self) -> str:
+        return f"{_options_text(self)}, kept={self.kept()}/{self.mask.numel()}"
 
 
 class SharedMultiheadAttention(_SharedByForward):
@@ -37,6 +45,9 @@ class SharedMultiheadAttention(_SharedByForward):
 
     def __init__(self, *args, bits: int = 5, **kwargs):
         super().__init__(*args, bits=bits, **kwargs)
+
+    def extra_repr(self) -> str:
+        return f"{_options_text(self)}, {SharedLayer.extra_repr(self)}"
 
     @property
     def in_proj_weight(self) -> torch.Tensor:
