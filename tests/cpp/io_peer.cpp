@@ -6,7 +6,8 @@
 //   deepcomp_io_peer report PATH  loads PATH (a dense state) into the agreed plain model, prunes
 //                                 (sparsity 0.6) and quantizes it (4 bits for fc2), prints both tables
 // The agreed model (a Sequential, as in the Python test): 0 SharedLinear(16, 12, 4 bits, ~30%
-// kept), 1 ReLU, 2 MaskedLinear(12, 8, ~40% kept), 3 Linear(8, 4). The agreed plain model: conv
+// kept), 1 ReLU, 2 MaskedLinear(12, 8, ~40% kept), 3 Linear(8, 4), 4 SharedMultiheadAttention(8
+// wide, 2 heads, 4 bits; its out_proj a Linear). The agreed plain model: conv
 // Conv2d(3, 4, 3), fc1 Linear(36, 10), fc2 Linear(10, 5), registered in that order.
 #include <deepcomp/deepcomp.h>
 
@@ -25,7 +26,8 @@ torch::nn::Sequential agreed_model() {
   masked->weight.data().mul_(masked->mask);
   return torch::nn::Sequential(
       deepcomp::nn::SharedLinear(torch::nn::LinearOptions(16, 12), torch::randn({12, 16}), mask, torch::randn({12}), 4),
-      torch::nn::ReLU(), masked, torch::nn::Linear(8, 4));
+      torch::nn::ReLU(), masked, torch::nn::Linear(8, 4),
+      deepcomp::nn::SharedMultiheadAttention(torch::nn::MultiheadAttentionOptions(8, 2), 4));
 }
 
 void print_state(const torch::nn::Module& model) {

@@ -10,15 +10,17 @@ import torch
 import torch.nn as nn
 
 import deepcomp
-from deepcomp.nn import MaskedLinear, SharedLinear
+from deepcomp.nn import MaskedLinear, SharedLinear, SharedMultiheadAttention
 
 ROOT = Path(__file__).resolve().parents[2]
 PEER = Path(os.environ.get("DEEPCOMP_IO_PEER", ROOT / "build" / "cmake" / "tests" / "cpp" / "deepcomp_io_peer"))
 
 
 def agreed_model() -> nn.Sequential:
-    """The model io_peer.cpp builds: 0 SharedLinear(16, 12, 4 bits), 1 ReLU, 2 MaskedLinear(12, 8), 3 Linear(8, 4)."""
-    return nn.Sequential(SharedLinear(16, 12, bits=4), nn.ReLU(), MaskedLinear(12, 8), nn.Linear(8, 4))
+    """The model io_peer.cpp builds: 0 SharedLinear(16, 12, 4 bits), 1 ReLU, 2 MaskedLinear(12, 8), 3 Linear(8, 4),
+    4 SharedMultiheadAttention(8, 2 heads, 4 bits)."""
+    return nn.Sequential(SharedLinear(16, 12, bits=4), nn.ReLU(), MaskedLinear(12, 8), nn.Linear(8, 4),
+                         SharedMultiheadAttention(8, 2, bits=4))
 
 
 def run_peer(command: str, path: Path) -> dict:
@@ -41,14 +43,15 @@ def test_a_file_written_by_cpp_loads_in_python(tmp_path):
     for name, values in written.items():
         assert torch.equal(state[name], values), name
     assert 0 < int(model[0].mask.sum()) < model[0].mask.numel()
-    assert {t.name: t.kind for t in deepcomp.inspect(path)}["0.weight"] == "sparse_codebook"
+    kinds = {t.name: t.kind for t in deepcomp.inspect(path)}
+    assert kinds["0.weight"] == "sparse_codebook" and kinds["4.in_proj_weight"] == "dense_codebook"
 
 
 def test_a_file_written_by_python_loads_in_cpp(tmp_path):
     torch.manual_seed(5)
-    model = nn.Sequential(nn.Linear(16, 12), nn.ReLU(), nn.Linear(12, 8), nn.Linear(8, 4))
-    deepcomp.prune(model, sparsity=0.6, layers=["0", "2"])
-    deepcomp.quantize(model, layers=["0"], bits=4)
+    model = nn.Sequential(nn.Linear(16, 12), nn.ReLU(), nn.Linear(12, 8), nn.Linear(8, 4), nn.MultiheadAttention(8, 2))
+    deepcomp.prune(model, sparsity=0.6, layers=["0", "2", "4"])
+    deepcomp.quantize(model, layers=["0", "4"], bits=4)
     path = tmp_path / "python.dcz"
     deepcomp.save(model, path)
     read = run_peer("read", path)
