@@ -23,6 +23,9 @@ class CompressedEmbedding(CompressedRows):
     from_shared(), or load a .dcz with deepcomp.load(path, model, compressed=True).
     """
 
+    _OPTIONS = ("padding_idx", "max_norm", "norm_type")  # the options from_parts takes from `like`
+    _SHARED = SharedEmbedding  # the layer from_shared converts
+
     def __init__(self, num_embeddings: int, embedding_dim: int, row_ptr: torch.Tensor, entries: torch.Tensor,
                  codebook: torch.Tensor, padding_idx: Optional[int] = None, max_norm: Optional[float] = None,
                  norm_type: float = 2.0):
@@ -43,14 +46,14 @@ class CompressedEmbedding(CompressedRows):
         codebook (copied, detached, on their device); padding_idx, max_norm and norm_type from `like` (an
         nn.Embedding or its twin) if given."""
         row_ptr, entries = ops.compressed_linear_pack(indices, mask)
-        options = {name: getattr(like, name) for name in ("padding_idx", "max_norm", "norm_type")} if like else {}
+        options = {name: getattr(like, name) for name in cls._OPTIONS} if like else {}
         return cls(indices.shape[0], indices.shape[1], row_ptr, entries, codebook.detach().clone(), **options)
 
     @classmethod
     def from_shared(cls, layer: SharedEmbedding) -> "CompressedEmbedding":
-        """The same layer as a CompressedEmbedding (the same outputs)."""
-        if not isinstance(layer, SharedEmbedding):
-            raise TypeError(f"CompressedEmbedding.from_shared needs a deepcomp.nn.SharedEmbedding, got "
+        """The same layer compressed (the same outputs): a SharedEmbedding (SharedEmbeddingBag for the bag)."""
+        if not isinstance(layer, cls._SHARED):
+            raise TypeError(f"{cls.__name__}.from_shared needs a deepcomp.nn.{cls._SHARED.__name__}, got "
                             f"{type(layer).__name__}")
         return cls.from_parts(layer.indices, layer.mask, layer.codebook, layer).train(layer.training)
 
@@ -109,22 +112,8 @@ class CompressedEmbeddingBag(CompressedEmbedding):
         super().__init__(num_embeddings, embedding_dim, row_ptr, entries, codebook, padding_idx, max_norm, norm_type)
         self.mode, self.include_last_offset = mode, include_last_offset
 
-    _OPTIONS = ("padding_idx", "max_norm", "norm_type", "mode", "include_last_offset")
-
-    @classmethod
-    def from_parts(cls, indices: torch.Tensor, mask: torch.Tensor, codebook: torch.Tensor,
-                   like: Optional[torch.nn.Module] = None) -> "CompressedEmbeddingBag":
-        row_ptr, entries = ops.compressed_linear_pack(indices, mask)
-        options = {name: getattr(like, name) for name in cls._OPTIONS} if like else {}
-        return cls(indices.shape[0], indices.shape[1], row_ptr, entries, codebook.detach().clone(), **options)
-
-    @classmethod
-    def from_shared(cls, layer: SharedEmbeddingBag) -> "CompressedEmbeddingBag":
-        """The same layer as a CompressedEmbeddingBag (the same outputs)."""
-        if not isinstance(layer, SharedEmbeddingBag):
-            raise TypeError(f"CompressedEmbeddingBag.from_shared needs a deepcomp.nn.SharedEmbeddingBag, got "
-                            f"{type(layer).__name__}")
-        return cls.from_parts(layer.indices, layer.mask, layer.codebook, layer).train(layer.training)
+    _OPTIONS = CompressedEmbedding._OPTIONS + ("mode", "include_last_offset")
+    _SHARED = SharedEmbeddingBag
 
     def to_plain(self) -> torch.nn.EmbeddingBag:
         """The nn.EmbeddingBag it stands for, with the decoded weight."""
