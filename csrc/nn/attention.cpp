@@ -129,11 +129,14 @@ MaskedMultiheadAttentionImpl::MaskedMultiheadAttentionImpl(const torch::nn::Mult
   in_proj_mask = register_buffer("in_proj_mask", torch::ones_like(in_proj_weight, torch::kBool));
 }
 
-std::shared_ptr<torch::nn::Module> MaskedMultiheadAttentionImpl::clone(const std::optional<torch::Device>& device) const {
+std::shared_ptr<torch::nn::Module> MaskedMultiheadAttentionImpl::clone(
+    const std::optional<torch::Device>& device) const {
   return clone_into(std::make_shared<MaskedMultiheadAttentionImpl>(options, detail::Unregistered{}), device);
 }
 
-void MaskedMultiheadAttentionImpl::pretty_print(std::ostream& stream) const { print_as(stream, kept_text(in_proj_mask)); }
+void MaskedMultiheadAttentionImpl::pretty_print(std::ostream& stream) const {
+  print_as(stream, kept_text(in_proj_mask));
+}
 
 torch::Tensor MaskedMultiheadAttentionImpl::computed_in_proj_weight() const {
   return ops::apply_mask(in_proj_weight, in_proj_mask);
@@ -188,7 +191,8 @@ void SharedMultiheadAttentionImpl::register_shared(const SharedWeight& shared) {
   bits_ = registered.bits;
 }
 
-std::shared_ptr<torch::nn::Module> SharedMultiheadAttentionImpl::clone(const std::optional<torch::Device>& device) const {
+std::shared_ptr<torch::nn::Module> SharedMultiheadAttentionImpl::clone(
+    const std::optional<torch::Device>& device) const {
   return clone_into(std::make_shared<SharedMultiheadAttentionImpl>(options, bits_, detail::Unregistered{}), device);
 }
 

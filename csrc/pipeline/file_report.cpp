@@ -68,7 +68,8 @@ std::string FileReport::table() const {
       raw_bytes += t.bytes;
       continue;
     }
-    const auto stored_as = t.codebook_groups > 1 ? t.kind + " (" + std::to_string(t.codebook_groups) + " codebooks)" : t.kind;
+    const auto stored_as =
+        t.codebook_groups > 1 ? t.kind + " (" + std::to_string(t.codebook_groups) + " codebooks)" : t.kind;
     rows.push_back({t.name, stored_as, shape_text(t.shape), std::to_string(t.weights), fixed(100 * t.kept_fraction(), 2),
                     bits_cell(t.index_bits, t.index_bits_coded), bits_cell(t.gap_bits, t.gap_bits_coded),
                     std::to_string(t.bytes), rate_cell(t.rate_before_huffman()), rate_cell(t.rate())});

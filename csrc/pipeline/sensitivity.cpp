@@ -13,6 +13,7 @@
 #include "pipeline/cpp_model.h"
 #include "pipeline/layer_error.h"
 #include "pipeline/table.h"
+#include "pipeline/weight_names.h"
 
 namespace deepcomp {
 namespace {
@@ -79,13 +80,14 @@ double measure(torch::nn::Module& model, const std::function<double(torch::nn::M
   const auto change = sweep_change(entry, kind, value);
   torch::NoGradGuard no_grad;
   const auto parameters = layer.named_parameters(/*recurse=*/false);
-  if (const auto* weight = parameters.find("weight")) {  // a plain or masked Linear / Conv2d
+  const auto stem = weight_stem(layer);  // attention's are in_proj_weight, in_proj_codebook, ...
+  if (const auto* weight = parameters.find(stem + "weight")) {  // a plain or masked layer
     RestoreOnExit restore({*weight});
     weight->copy_(change.weight);
     return evaluate(model);
   }
-  auto codebook = parameters["codebook"];  // a shared layer: its own codebook and indices
-  auto indices = layer.named_buffers(/*recurse=*/false)["indices"];
+  auto codebook = parameters[stem + "codebook"];  // a shared layer: its own codebook and indices
+  auto indices = layer.named_buffers(/*recurse=*/false)[stem + "indices"];
   RestoreOnExit restore({codebook, indices});
   codebook.set_data(change.shared.codebook.to(codebook.dtype()));
   indices.copy_(change.shared.indices);

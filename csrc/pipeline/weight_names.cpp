@@ -5,6 +5,7 @@ namespace {
 
 constexpr std::string_view kWeight = "weight";
 constexpr std::string_view kParts[] = {kWeight, "mask", "codebook", "indices"};
+constexpr std::string_view kStems[] = {"", "in_proj_"};
 
 }  // namespace
 
@@ -22,6 +23,15 @@ std::optional<WeightPart> weight_part(const std::string& name) {
 
 std::string part_name(const std::string& weight, std::string_view part) {
   return weight.substr(0, weight.size() - kWeight.size()) + std::string(part);
+}
+
+std::string weight_stem(const torch::nn::Module& layer) {
+  const auto parameters = layer.named_parameters(/*recurse=*/false);
+  for (const auto stem : kStems) {
+    const std::string name(stem);
+    if (parameters.contains(name + "weight") || parameters.contains(name + "codebook")) return name;
+  }
+  return "";
 }
 
 }  // namespace deepcomp

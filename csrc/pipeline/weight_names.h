@@ -3,6 +3,8 @@
 // "in_proj_" for MultiheadAttention's packed projection, so a file names each weight as torch does.
 #pragma once
 
+#include <torch/nn/module.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,5 +21,8 @@ std::optional<WeightPart> weight_part(const std::string& name);
 
 // `part`'s name for the weight called `weight` ("<layer>.<stem>weight").
 std::string part_name(const std::string& weight, std::string_view part);
+
+// The stem of a layer's own weight or codebook Parameter: "" (`weight`, `codebook`) or "in_proj_".
+std::string weight_stem(const torch::nn::Module& layer);
 
 }  // namespace deepcomp

@@ -20,9 +20,10 @@ def calibrate(model: torch.nn.Module, batches: Iterable, *,
               forward: Optional[Callable[[torch.nn.Module, Any], Any]] = None, layers=None,
               exclude: Exclude = None) -> Calibration:
     """Runs model over batches and returns, per layer deepcomp changes (Linear, Conv1d/2d/3d,
-    ConvTranspose1d/2d/3d, Embedding, EmbeddingBag; plain, masked or shared), the second moment E[x²] of
-    each of its input features: a Linear's input columns, a convolution's input channels, an embedding's
-    rows (the fraction of lookups that hit each; an embedding bag's per-sample weights are not counted). A few hundred samples are usually enough.
+    ConvTranspose1d/2d/3d, Embedding, EmbeddingBag, MultiheadAttention; plain, masked or shared), the second
+    moment E[x²] of each of its input features: a Linear's input columns, a convolution's input channels,
+    an embedding's rows (the fraction of lookups that hit each; an embedding bag's per-sample weights are
+    not counted), an attention layer's query features. A few hundred samples are usually enough.
 
     batches: any iterable; a batch is called as model(batch), model(*batch) for a tuple or list, and
       model(**batch) for a dict, or as forward(model, batch) when forward is given.

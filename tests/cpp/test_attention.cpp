@@ -149,3 +149,26 @@ TEST_CASE("MultiheadAttention with separate projections is refused by its twins"
   CHECK_THROWS_WITH(MaskedMultiheadAttention(options), Catch::Contains("kdim and vdim must be embed_dim"));
   CHECK_THROWS_WITH(SharedMultiheadAttention(options), Catch::Contains("separate q, k and v"));
 }
+
+TEST_CASE("sensitivity sweeps MultiheadAttention's in_proj_weight, plain and shared, and puts it back",
+          "[nn][attention][sensitivity]") {
+  torch::manual_seed(13);
+  Encoder model;
+  const auto x = torch::randn({4, 2, 16});
+  const auto reference = model->forward(x).detach();
+  const auto error = [&](torch::nn::Module&) { return (model->forward(x) - reference).abs().mean().item<double>(); };
+  for (const bool shared : {false, true}) {
+    const std::vector<std::string> layers{"attn"};
+    if (shared) deepcomp::quantize(*model, {.bits = deepcomp::LayerBits(6), .layers = layers});
+    const auto before = deepcomp::testing::state_of(*model);
+    deepcomp::SensitivityOptions options{.bits = std::vector<int64_t>{1, 8}, .layers = layers};
+    if (shared) options.sparsities = std::nullopt;  // a shared layer has only the bits sweep
+    else options.sparsities = std::vector<double>{0.9};
+    const auto report = deepcomp::sensitivity(*model, error, options);
+    const auto bits = report.curves("quantize").at("attn");
+    REQUIRE(bits.size() == 2);
+    CHECK(bits[0].second > bits[1].second);  // 1 bit hurts more than 8
+    if (!shared) CHECK(report.curves("prune").at("attn")[0].second > 0);
+    for (const auto& [name, tensor] : before) CHECK(torch::equal(deepcomp::testing::state_of(*model).at(name), tensor));
+  }
+}

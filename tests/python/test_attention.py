@@ -133,8 +133,8 @@ def test_sensitivity_and_calibration_see_the_projection():
     model, x, memory, kwargs = _case("self-attention")
     before = copy.deepcopy(model.state_dict())
     reference = model(x).detach()
-    report = deepcomp.sensitivity(model, lambda m: float((m(x) - reference).abs().mean().detach()), sparsities=(0.0, 0.9),
-                                  bits=(1, 8), layers=["attn"], progress=False)
+    report = deepcomp.sensitivity(model, lambda m: float((m(x) - reference).abs().mean().detach()),
+                                  sparsities=(0.0, 0.9), bits=(1, 8), layers=["attn"], progress=False)
     rows = {(row.kind, row.value): row.metric for row in report.points}
     assert rows[("prune", 0.0)] == 0 and rows[("prune", 0.9)] > 0 and rows[("quantize", 1.0)] > rows[("quantize", 8.0)]
     for key, tensor in model.state_dict().items():

@@ -13,8 +13,9 @@ from .shared_layers import (SharedConv1d, SharedConv3d, SharedConvTranspose1d, S
                             SharedConvTranspose3d, SharedEmbedding, SharedEmbeddingBag)
 from .shared_linear import SharedLinear
 
-__all__ = ["CompressedEmbedding", "CompressedEmbeddingBag", "CompressedLinear", "MaskedConv1d", "MaskedConv2d", "MaskedConv3d",
-           "MaskedConvTranspose1d", "MaskedConvTranspose2d", "MaskedConvTranspose3d", "MaskedEmbedding",
-           "MaskedEmbeddingBag", "MaskedLayer", "MaskedLinear", "MaskedMultiheadAttention", "SharedConv1d", "SharedConv2d", "SharedConv3d",
-           "SharedConvTranspose1d", "SharedConvTranspose2d", "SharedConvTranspose3d", "SharedEmbedding",
-           "SharedEmbeddingBag", "SharedLayer", "SharedLinear", "SharedMultiheadAttention", "enforce_masks"]
+__all__ = ["CompressedEmbedding", "CompressedEmbeddingBag", "CompressedLinear", "MaskedConv1d", "MaskedConv2d",
+           "MaskedConv3d", "MaskedConvTranspose1d", "MaskedConvTranspose2d", "MaskedConvTranspose3d",
+           "MaskedEmbedding", "MaskedEmbeddingBag", "MaskedLayer", "MaskedLinear", "MaskedMultiheadAttention",
+           "SharedConv1d", "SharedConv2d", "SharedConv3d", "SharedConvTranspose1d", "SharedConvTranspose2d",
+           "SharedConvTranspose3d", "SharedEmbedding", "SharedEmbeddingBag", "SharedLayer", "SharedLinear",
+           "SharedMultiheadAttention", "enforce_masks"]

@@ -1,6 +1,6 @@
 """Shared twins of the torch layers that deepcomp handles through their own forward (convolutions of 1
-and 3 dimensions, transposed convolutions, embeddings and embedding bags): the torch layer's forward runs with the weight
-decoded by deepcomp.ops.codebook_decode, whose gradient is the per-cluster sum of the weight's.
+and 3 dimensions, transposed convolutions, embeddings and embedding bags, attention): the torch layer's
+forward runs with the weight decoded by deepcomp.ops.codebook_decode, whose gradient is the per-cluster sum of the weight's.
 SharedLinear and SharedConv2d have fused ops of their own."""
 import torch
 
@@ -13,7 +13,8 @@ from .shared_layer import SharedLayer
 class _SharedByForward(SharedLayer):
     """A shared layer taking its torch layer's arguments (and bits=, default 8; codebook_groups=) and
     computing what it computes with the decoded weight. codebook: Parameter (2^bits,), or
-    (codebook_groups, 2^bits); indices: uint8 buffer and mask: bool buffer of the torch layer's weight shape; bias: the torch layer's (None where it has none)."""
+    (codebook_groups, 2^bits); indices: uint8 buffer and mask: bool buffer of the torch layer's weight
+    shape; the torch layer's other Parameters and children (bias, None where it has none)."""
 
     def __init__(self, *args, bits: int = 8, codebook_groups: int = 1, device=None, dtype=None, **kwargs):
         super().__init__()
