@@ -3,7 +3,9 @@
 For each shape (Linear 784->300 at batch 128, Linear 9216->4096 at batch 32, Conv2d 3x3 256->256
 padding 1 on 28x28 at batch 8; and layers whose masked twins run the torch layer's own forward with
 the masked weight: Conv1d k3 512->512 on 256 steps at batch 8, Embedding 30000x256 looking up 32x128
-tokens) three variants are timed on the same weights and input:
+tokens, EmbeddingBag 30000x256 averaging 32 bags of 128, self-attention 512 wide with 8 heads over
+128 tokens at batch 8, its in_proj_weight pruned) three variants are timed on the same weights and
+input:
   dense          the torch layer, unpruned (the baseline);
   deepcomp       its masked twin, pruned to 90% sparsity with deepcomp.prune;
   torch.prune    torch.nn.utils.prune.l1_unstructured(amount=0.9) on a copy of the dense layer.
@@ -31,6 +33,17 @@ from deepcomp.report import format_table
 SPARSITY = 0.9
 GOAL_RATIO = 1.10
 
+class SelfAttention(torch.nn.Module):
+    """nn.MultiheadAttention over one sequence (query = key = value); its output only."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.attn = torch.nn.MultiheadAttention(dim, heads, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attn(x, x, x, need_weights=False)[0]
+
+
 def floats(*shape):
     return lambda device, dtype: torch.randn(shape, device=device, dtype=dtype, requires_grad=True)
 
@@ -46,6 +59,8 @@ SHAPES = [
     ("Conv2d 3x3 256->256 28x28, batch 8", lambda: torch.nn.Conv2d(256, 256, 3, padding=1), floats(8, 256, 28, 28)),
     ("Conv1d k3 512->512 256 steps, batch 8", lambda: torch.nn.Conv1d(512, 512, 3, padding=1), floats(8, 512, 256)),
     ("Embedding 30000x256, 32x128 tokens", lambda: torch.nn.Embedding(30000, 256), tokens(30000, 32, 128)),
+    ("EmbeddingBag 30000x256, 32 bags of 128", lambda: torch.nn.EmbeddingBag(30000, 256), tokens(30000, 32, 128)),
+    ("MultiheadAttention 512, 8 heads, 128 tokens, batch 8", lambda: SelfAttention(512, 8), floats(8, 128, 512)),
 ]
 
 
@@ -75,10 +90,17 @@ def parse_args() -> argparse.Namespace:
 
 def make_variants(dense: torch.nn.Module) -> dict:
     """The three variants, each on its own copy of dense's weights (pruning zeroes weights in place)."""
+    # torch.nn.utils.prune recomputes a weight in its module's forward pre-hook, which attention's out_proj
+    # never runs (attention reads out_proj.weight itself; a second backward then fails), so both variants
+    # prune attention's in_proj_weight only.
     masked = torch.nn.Sequential(copy.deepcopy(dense))  # prune() swaps children, so it needs a container
-    deepcomp.prune(masked, sparsity=SPARSITY)
+    deepcomp.prune(masked, sparsity=SPARSITY, exclude=lambda name, module: name.endswith("out_proj"))
     torch_pruned = copy.deepcopy(dense)
-    torch_prune.l1_unstructured(torch_pruned, "weight", amount=SPARSITY)
+    for name, module in torch_pruned.named_modules():
+        if isinstance(module, torch.nn.MultiheadAttention):
+            torch_prune.l1_unstructured(module, "in_proj_weight", amount=SPARSITY)
+        elif "weight" in module._parameters and not name.endswith("out_proj"):
+            torch_prune.l1_unstructured(module, "weight", amount=SPARSITY)
     return {"dense": dense, "deepcomp": masked[0], "torch.prune": torch_pruned}
 
 

@@ -1,6 +1,7 @@
 #include <c10/util/Type.h>
 #include <deepcomp/nn/torch_layer_twins.h>
 #include <deepcomp/ops.h>
+#include <torch/nn/functional/embedding.h>
 
 #include <sstream>
 #include <string>
@@ -47,6 +48,35 @@ void print_as(std::ostream& stream, const Plain& plain, const std::string& name,
   text = open == std::string::npos ? "()" : text.substr(open);
   stream << name.substr(0, name.size() - 4) << text.substr(0, text.size() - 1) << (text.size() > 2 ? ", " : "")
          << extra << ")";
+}
+
+// EmbeddingBag's bags of the looked-up rows masked (as the masked Embedding does, not the whole table):
+// rows[i] is the masked row of input's i-th index; lookups of padding_idx point at an extra zero row that
+// embedding_bag leaves out of its bags. max_norm renormalises the stored rows looked up, as torch does.
+torch::Tensor masked_bags(const torch::nn::EmbeddingBagImpl& bag, const torch::Tensor& weight,
+                          const torch::Tensor& mask, const torch::Tensor& input, const torch::Tensor& offsets,
+                          const torch::Tensor& per_sample_weights) {
+  namespace F = torch::nn::functional;
+  const auto& options = bag.options;
+  const auto flat = input.reshape(-1);
+  auto embedding = F::EmbeddingFuncOptions().norm_type(options.norm_type()).scale_grad_by_freq(
+      options.scale_grad_by_freq());
+  if (options.max_norm()) embedding.max_norm(*options.max_norm());
+  auto rows = F::embedding(flat, weight, embedding);
+  rows = torch::where(mask.index({flat}), rows, torch::zeros({}, rows.options()));
+  auto lookups = torch::arange(flat.numel(), flat.options().dtype(torch::kLong)).view(input.sizes());
+  auto bags = F::EmbeddingBagFuncOptions()
+                  .mode(options.mode())
+                  .include_last_offset(options.include_last_offset())
+                  .offsets(offsets)
+                  .per_sample_weights(per_sample_weights);
+  if (options.padding_idx()) {
+    const int64_t padding = flat.numel();
+    lookups = torch::where(input == *options.padding_idx(), torch::full({}, padding, lookups.options()), lookups);
+    rows = torch::cat({rows, torch::zeros({1, rows.size(1)}, rows.options())});
+    bags.padding_idx(padding);
+  }
+  return F::embedding_bag(lookups, rows, bags);
 }
 
 std::string kept_text(const torch::Tensor& mask) {
@@ -118,6 +148,8 @@ TWIN_TEMPLATE torch::Tensor MASKED::forward(Inputs... inputs) {
     const auto rows = plain.forward(inputs...);
     const torch::Tensor& indices = std::get<0>(std::forward_as_tuple(inputs...));
     return torch::where(mask.index({indices}), rows, torch::zeros({}, rows.options()));
+  } else if constexpr (std::is_same_v<Plain, torch::nn::EmbeddingBagImpl>) {
+    return masked_bags(plain, weight, mask, inputs...);
   } else {
     plain.weight = ops::apply_mask(weight, mask);
     if constexpr (kHasBias<Plain>) plain.bias = bias;

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from .. import ops
 from . import standard_ops
 from .compressed_rows import CompressedRows
+from .dense_forward import bags_of
 from .shared_layers import SharedEmbedding, SharedEmbeddingBag
 
 
@@ -131,17 +132,8 @@ class CompressedEmbeddingBag(CompressedEmbedding):
             return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type, mode=self.mode,
                                    per_sample_weights=per_sample_weights,
                                    include_last_offset=self.include_last_offset, padding_idx=self.padding_idx)
-        rows = self._rows(input)
-        # The bags over the decoded rows, one row per lookup; lookups of padding_idx point at an extra row
-        # that embedding_bag leaves out as its padding_idx.
-        lookups = torch.arange(rows.shape[0], device=rows.device).view(input.shape)
-        padding = None
-        if self.padding_idx is not None:
-            padding = rows.shape[0]
-            lookups = torch.where(input.to(lookups.device) == self.padding_idx, padding, lookups)
-            rows = torch.cat([rows, rows.new_zeros(1, self.embedding_dim)])
-        return F.embedding_bag(lookups, rows, offsets, mode=self.mode, per_sample_weights=per_sample_weights,
-                               include_last_offset=self.include_last_offset, padding_idx=padding)
+        return bags_of(self._rows(input), input, offsets, per_sample_weights, self.mode, self.include_last_offset,
+                       self.padding_idx)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, mode={self.mode!r}"

@@ -76,6 +76,20 @@ def _embedding_bag(module, weight, input, offsets=None, per_sample_weights=None)
                            module.padding_idx)
 
 
+def bags_of(rows: torch.Tensor, input: torch.Tensor, offsets, per_sample_weights, mode: str,
+            include_last_offset: bool, padding_idx) -> torch.Tensor:
+    """nn.EmbeddingBag's bags of rows looked up already: rows[i] is the row of input's i-th index (input
+    flattened). Lookups of padding_idx point at an extra zero row that embedding_bag leaves out of its bags."""
+    lookups = torch.arange(rows.shape[0], device=rows.device).view(input.shape)
+    padding = None
+    if padding_idx is not None:
+        padding = rows.shape[0]
+        lookups = torch.where(input.to(lookups.device) == padding_idx, padding, lookups)
+        rows = torch.cat([rows, rows.new_zeros(1, rows.shape[1])])
+    return F.embedding_bag(lookups, rows, offsets, mode=mode, per_sample_weights=per_sample_weights,
+                           include_last_offset=include_last_offset, padding_idx=padding)
+
+
 def _attention(module, in_proj_weight, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                average_attn_weights=True, is_causal=False):
     """nn.MultiheadAttention's forward (its packed projection) with in_proj_weight: torch's own path for

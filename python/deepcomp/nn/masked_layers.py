@@ -2,10 +2,12 @@
 1 and 3 dimensions, transposed convolutions, embeddings and embedding bags, attention): the torch layer
 computes with its weight masked by deepcomp.ops.apply_mask, whose gradient is masked too. MaskedLinear
 and MaskedConv2d have fused ops of their own."""
+from typing import Optional
+
 import torch
 
 from . import standard_ops
-from .dense_forward import check_supported, forward_with
+from .dense_forward import bags_of, check_supported, forward_with
 from .masked_layer import MaskedLayer
 
 
@@ -58,6 +60,18 @@ class MaskedEmbedding(_MaskedByForward, torch.nn.Embedding):
 
 
 class MaskedEmbeddingBag(_MaskedByForward, torch.nn.EmbeddingBag):
-    """nn.EmbeddingBag with a pruning mask (bool buffer `mask` of the weight's shape, True = kept). Its
-    bags sum, average or take the maximum of masked rows, so the whole weight is masked each forward;
-    max_norm renormalises the looked-up rows for the output only. sparse=True is refused."""
+    """nn.EmbeddingBag with a pruning mask (bool buffer `mask` of the weight's shape, True = kept).
+    sparse=True is refused: the gradient reaches `weight` masked, dense."""
+
+    def forward(self, input: torch.Tensor, offsets: Optional[torch.Tensor] = None,
+                per_sample_weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if standard_ops.exporting():
+            return super().forward(input, offsets, per_sample_weights)
+        # As MaskedEmbedding: the looked-up rows masked, not the whole table (max_norm renormalises the
+        # stored rows it looks up, as nn.EmbeddingBag's does), then reduced by bag.
+        flat = input.reshape(-1)
+        rows = torch.nn.functional.embedding(flat, self.weight, None, self.max_norm, self.norm_type,
+                                             self.scale_grad_by_freq)
+        rows = torch.where(self.mask[flat], rows, torch.zeros((), dtype=rows.dtype, device=rows.device))
+        return bags_of(rows, input, offsets, per_sample_weights, self.mode, self.include_last_offset,
+                       self.padding_idx)
