@@ -7,6 +7,7 @@
 #include <torch/nn/modules/linear.h>
 
 #include "check.h"
+#include "nn/kept_text.h"
 #include "nn/register_shared.h"
 
 namespace deepcomp::nn {
@@ -26,10 +27,6 @@ std::pair<torch::Tensor, torch::Tensor> out_projection(torch::nn::Module& out_pr
   if (auto* shared = out_proj.as<SharedLinear>()) return {shared->weight(), shared->bias};
   DEEPCOMP_THROW(TypeError, c10::str("deepcomp: an attention layer's out_proj must be a Linear (plain, masked or ",
                                      "shared), got ", out_proj.name()));
-}
-
-std::string kept_text(const torch::Tensor& mask) {
-  return "kept=" + std::to_string(mask.sum().item<int64_t>()) + "/" + std::to_string(mask.numel());
 }
 
 }  // namespace
@@ -69,19 +66,18 @@ std::shared_ptr<torch::nn::MultiheadAttentionImpl> AttentionTwin::make_plain() c
   return plain;
 }
 
-void AttentionTwin::adopt(const torch::nn::MultiheadAttentionImpl& dense) {
-  in_proj_bias = register_parameter("in_proj_bias", dense.in_proj_bias, dense.in_proj_bias.defined());
-  if (dense.bias_k.defined()) {
-    bias_k = register_parameter("bias_k", dense.bias_k);
-    bias_v = register_parameter("bias_v", dense.bias_v);
+void AttentionTwin::adopt(const torch::nn::Module& dense, const torch::Tensor& in_proj_bias,
+                          const torch::Tensor& bias_k, const torch::Tensor& bias_v) {
+  this->in_proj_bias = register_parameter("in_proj_bias", in_proj_bias, in_proj_bias.defined());
+  if (bias_k.defined()) {
+    this->bias_k = register_parameter("bias_k", bias_k);
+    this->bias_v = register_parameter("bias_v", bias_v);
   }
   register_module("out_proj", dense.named_children()["out_proj"]);
 }
 
-std::shared_ptr<torch::nn::MultiheadAttentionImpl> AttentionTwin::adopt_fresh() {
-  auto fresh = std::make_shared<torch::nn::MultiheadAttentionImpl>(options);
-  adopt(*fresh);
-  return fresh;
+void AttentionTwin::adopt(const torch::nn::MultiheadAttentionImpl& dense) {
+  adopt(dense, dense.in_proj_bias, dense.bias_k, dense.bias_v);
 }
 
 std::shared_ptr<torch::nn::Module> AttentionTwin::clone_into(const std::shared_ptr<AttentionTwin>& copy,
@@ -165,12 +161,7 @@ SharedMultiheadAttentionImpl::SharedMultiheadAttentionImpl(const detail::Attenti
                                                            const SharedWeight& shared)
     : AttentionTwin("deepcomp::nn::SharedMultiheadAttentionImpl", like.options) {
   register_shared(shared);
-  in_proj_bias = register_parameter("in_proj_bias", like.in_proj_bias, like.in_proj_bias.defined());
-  if (like.bias_k.defined()) {
-    bias_k = register_parameter("bias_k", like.bias_k);
-    bias_v = register_parameter("bias_v", like.bias_v);
-  }
-  register_module("out_proj", like.named_children()["out_proj"]);
+  adopt(like, like.in_proj_bias, like.bias_k, like.bias_v);
 }
 
 SharedMultiheadAttentionImpl::SharedMultiheadAttentionImpl(const torch::nn::MultiheadAttentionImpl& like,

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "check.h"
+#include "nn/kept_text.h"
 #include "nn/layer_bias.h"
 #include "nn/register_masked.h"
 #include "nn/register_shared.h"
@@ -77,10 +78,6 @@ torch::Tensor masked_bags(const torch::nn::EmbeddingBagImpl& bag, const torch::T
     bags.padding_idx(padding);
   }
   return F::embedding_bag(lookups, rows, bags);
-}
-
-std::string kept_text(const torch::Tensor& mask) {
-  return "kept=" + std::to_string(mask.sum().item<int64_t>()) + "/" + std::to_string(mask.numel());
 }
 
 }  // namespace

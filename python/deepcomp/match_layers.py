@@ -95,7 +95,7 @@ def _check_shapes(name: str, module, state: Mapping, prefix: str) -> None:
     expected = {prefix + leaf: weight_shape for leaf in ("weight", "mask", "indices")}
     layer_prefix = f"{name}." if name else ""
     weight_parts = {weight_stem(module) + part for part in ("weight", "codebook")}  # the codebook's size may change
-    for leaf, parameter in module.named_parameters():  # bias, attention's out_proj, ...
+    for leaf, parameter in module.named_parameters(recurse=False):  # bias, attention's in_proj_bias, ...
         if leaf not in weight_parts:
             expected.setdefault(layer_prefix + leaf, parameter.shape)
     for key, shape in expected.items():

@@ -45,6 +45,15 @@ class MaskedConvTranspose3d(_MaskedByForward, torch.nn.ConvTranspose3d):
     """nn.ConvTranspose3d with a pruning mask (bool buffer `mask` of the weight's shape, True = kept)."""
 
 
+def _masked_rows(layer, indices: torch.Tensor, padding_idx) -> torch.Tensor:
+    """The rows an embedding (bag) looks up, masked: the same output as the masked table's, a gradient
+    that is 0 wherever pruned, for the cost of a lookup instead of a table-sized copy. max_norm
+    renormalises the stored rows looked up, as torch's embeddings do."""
+    rows = torch.nn.functional.embedding(indices, layer.weight, padding_idx, layer.max_norm, layer.norm_type,
+                                         layer.scale_grad_by_freq, layer.sparse)
+    return torch.where(layer.mask[indices], rows, torch.zeros((), dtype=rows.dtype, device=rows.device))
+
+
 class MaskedEmbedding(_MaskedByForward, torch.nn.Embedding):
     """nn.Embedding with a pruning mask (bool buffer `mask` of the weight's shape, True = kept).
     sparse=True is refused: the gradient reaches `weight` masked, dense."""
@@ -52,11 +61,7 @@ class MaskedEmbedding(_MaskedByForward, torch.nn.Embedding):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if standard_ops.exporting():
             return super().forward(input)
-        # The looked-up rows masked, not the whole table: the same output, a gradient that is 0 wherever
-        # pruned, for the cost of a lookup instead of a table-sized copy (max_norm as nn.Embedding's).
-        rows = torch.nn.functional.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
-                                             self.scale_grad_by_freq, self.sparse)
-        return torch.where(self.mask[input], rows, torch.zeros((), dtype=rows.dtype, device=rows.device))
+        return _masked_rows(self, input, self.padding_idx)
 
 
 class MaskedEmbeddingBag(_MaskedByForward, torch.nn.EmbeddingBag):
@@ -67,11 +72,6 @@ class MaskedEmbeddingBag(_MaskedByForward, torch.nn.EmbeddingBag):
                 per_sample_weights: Optional[torch.Tensor] = None) -> torch.Tensor:
         if standard_ops.exporting():
             return super().forward(input, offsets, per_sample_weights)
-        # As MaskedEmbedding: the looked-up rows masked, not the whole table (max_norm renormalises the
-        # stored rows it looks up, as nn.EmbeddingBag's does), then reduced by bag.
-        flat = input.reshape(-1)
-        rows = torch.nn.functional.embedding(flat, self.weight, None, self.max_norm, self.norm_type,
-                                             self.scale_grad_by_freq)
-        rows = torch.where(self.mask[flat], rows, torch.zeros((), dtype=rows.dtype, device=rows.device))
+        rows = _masked_rows(self, input.reshape(-1), None)  # bags_of leaves padding_idx out
         return bags_of(rows, input, offsets, per_sample_weights, self.mode, self.include_last_offset,
                        self.padding_idx)

@@ -52,10 +52,11 @@ class AttentionTwin : public torch::nn::Module {
 
  protected:
   AttentionTwin(const std::string& name, const torch::nn::MultiheadAttentionOptions& options);
-  // Registers dense's in_proj_bias, bias_k, bias_v and out_proj (the same tensors and module).
+  // Registers these in_proj_bias, bias_k, bias_v (each may be undefined) and dense's out_proj child: the
+  // same tensors and module. dense: a torch layer or a twin.
+  void adopt(const torch::nn::Module& dense, const torch::Tensor& in_proj_bias, const torch::Tensor& bias_k,
+             const torch::Tensor& bias_v);
   void adopt(const torch::nn::MultiheadAttentionImpl& dense);
-  // Registers this twin's tensors as those of a fresh torch layer (torch's initialisation); returns it.
-  std::shared_ptr<torch::nn::MultiheadAttentionImpl> adopt_fresh();
   // copy: a new twin of this type with nothing registered (its Unregistered constructor); it gets
   // copies of this one's tensors, and a clone of out_proj as the layer it is now.
   std::shared_ptr<torch::nn::Module> clone_into(const std::shared_ptr<AttentionTwin>& copy,
