@@ -170,6 +170,7 @@ const std::vector<LayerKind>& layer_kinds() {
     std::string_view name;
     int64_t bits;
     InputLayout input;
+    std::string_view weight_stem = "";
   };
   using enum InputLayout;
   static constexpr Dense dense[] = {
@@ -182,7 +183,7 @@ const std::vector<LayerKind>& layer_kinds() {
       {"ConvTranspose3d", kDefaultConvBits, transposed_channels},
       {"Embedding", kDefaultConvBits, rows},
       {"EmbeddingBag", kDefaultConvBits, rows},
-      {"MultiheadAttention", kDefaultLinearBits, columns},  // its packed in_proj_weight (3E, E)
+      {"MultiheadAttention", kDefaultLinearBits, columns, "in_proj_"},  // its packed in_proj_weight (3E, E)
   };
   static const std::vector<std::string> twin_names = [] {  // the storage of the twins' names
     std::vector<std::string> names;
@@ -200,7 +201,8 @@ const std::vector<LayerKind>& layer_kinds() {
         const std::string_view masked = twin_names[2 * i], shared = twin_names[2 * i + 1];
         const std::string_view name = stage == S::dense ? dense[i].name : stage == S::masked ? masked : shared;
         table.push_back(
-            {name, dense[i].name, stage, stage == S::shared ? "" : masked, shared, dense[i].bits, dense[i].input});
+            {name, dense[i].name, stage, stage == S::shared ? "" : masked, shared, dense[i].bits, dense[i].input,
+             dense[i].weight_stem});
       }
     }
     return table;

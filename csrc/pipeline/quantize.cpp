@@ -77,16 +77,31 @@ LayerQuantizeStats stats_of(const ModuleEntry& layer, const nn::SharedWeight& sh
 
 }  // namespace
 
-QuantizePlan plan_quantize(const ModelEntries& model, const QuantizeOptions& options, const std::string& caller) {
+void check_cluster_options(const QuantizeOptions& options, const std::string& caller) {
   check_choice(caller, "codebook init", options.init, kCodebookInits);
   check_choice(caller, "k-means method", options.method, kKMeansMethods);
   DEEPCOMP_CHECK_VALUE(options.seed >= 0, caller, ": seed must be >= 0, got ", options.seed);
   DEEPCOMP_CHECK_VALUE(!options.group_size || *options.group_size >= 1, caller, ": group_size must be >= 1, got ",
                        options.group_size.value_or(0));
+}
+
+nn::SharedWeight cluster_layer(const ModuleEntry& layer, int64_t bits, const QuantizeOptions& options,
+                               const std::string& caller) {
+  return on_layer(caller, layer.name, [&] {
+    const auto given = options.importance.find(layer.name);
+    const auto importance = given != options.importance.end() ? given->second
+                            : options.calibration         ? weight_input_moments(layer, *options.calibration, caller)
+                                                          : torch::Tensor();
+    return nn::cluster_weight(layer.weight, layer.mask, bits, {options.init, options.method, options.seed}, importance,
+                              groups_of(layer, options.group_size));
+  });
+}
+
+QuantizePlan plan_quantize(const ModelEntries& model, const QuantizeOptions& options, const std::string& caller) {
+  check_cluster_options(options, caller);
   const auto choice = choose_layers(model, LayerUse::quantize, caller, options.layers, options.exclude);
   const auto widths = bits_per_layer(model, choice.chosen, options, caller);
 
-  const nn::ClusterOptions cluster{options.init, options.method, options.seed};
   QuantizePlan plan;
   plan.report.init = options.init;
   plan.report.method = options.method;
@@ -98,14 +113,7 @@ QuantizePlan plan_quantize(const ModelEntries& model, const QuantizeOptions& opt
   }
   for (size_t i = 0; i < choice.chosen.size(); ++i) {
     const auto& layer = model[choice.chosen[i]];
-    auto shared = on_layer(caller, layer.name, [&] {
-      const auto given = options.importance.find(layer.name);
-      const auto importance = given != options.importance.end() ? given->second
-                              : options.calibration         ? weight_input_moments(layer, *options.calibration, caller)
-                                                            : torch::Tensor();
-      return nn::cluster_weight(layer.weight, layer.mask, widths[i], cluster, importance,
-                                groups_of(layer, options.group_size));
-    });
+    auto shared = cluster_layer(layer, widths[i], options, caller);
     plan.report.layers.push_back(stats_of(layer, shared, widths[i]));
     plan.layers.push_back(choice.chosen[i]);
     plan.weights.push_back(std::move(shared));

@@ -9,15 +9,13 @@
 #include "check.h"
 #include "codec/container.h"
 #include "codec/file_io.h"
+#include "pipeline/encode_state.h"
 #include "pipeline/file_report.h"
 #include "pipeline/tensor_records.h"
 #include "pipeline/weight_names.h"
 
 namespace deepcomp {
 namespace {
-
-// What the paper uses: 8-bit gaps in conv layers, 5-bit ones in fully connected layers.
-int default_gap_bits(const at::Tensor& weight) { return weight.dim() > 2 ? 8 : 5; }
 
 // A compressed weight and the state-dict entries it stands for.
 struct Group {
@@ -83,49 +81,65 @@ std::vector<Group> find_groups(const NamedTensors& state) {
 
 }  // namespace
 
-FileReport save_state(const NamedTensors& state, const std::string& path, const SaveOptions& options) {
+int default_gap_bits(const at::Tensor& weight) { return weight.dim() > 2 ? 8 : 5; }
+
+int64_t bytes_in_file(const codec::TensorRecord& record) {
+  std::vector<codec::RecordBytes> sizes;
+  codec::write_container({record}, {}, &sizes);
+  return static_cast<int64_t>(sizes.front().total);
+}
+
+EncodedState encode_state(const NamedTensors& state, const SaveOptions& options, const std::string& caller) {
   DEEPCOMP_CHECK_VALUE(!options.gap_bits || (*options.gap_bits >= kMinGapBits && *options.gap_bits <= kMaxGapBits),
-                       "save: gap_bits must be in ", kMinGapBits, "..", kMaxGapBits, ", got ", *options.gap_bits);
-  DEEPCOMP_CHECK_VALUE(options.max_code_length >= 1 && options.max_code_length <= kMaxCodeLength,
-                       "save: max_code_length must be in 1..", kMaxCodeLength, ", got ", options.max_code_length);
+                       caller, ": gap_bits must be in ", kMinGapBits, "..", kMaxGapBits, ", got ", *options.gap_bits);
+  DEEPCOMP_CHECK_VALUE(options.max_code_length >= 1 && options.max_code_length <= kMaxCodeLength, caller,
+                       ": max_code_length must be in 1..", kMaxCodeLength, ", got ", options.max_code_length);
   // Each tensor goes where its first state-dict entry was: a group where any member was.
   const auto groups = find_groups(state);
   std::vector<std::optional<size_t>> group_of(state.size());
   for (size_t g = 0; g < groups.size(); ++g) {
     for (const size_t member : groups[g].members) group_of[member] = g;
   }
-  std::vector<codec::TensorRecord> records;
+  EncodedState encoded;
   std::vector<bool> written(groups.size(), false);
   for (size_t i = 0; i < state.size(); ++i) {
     if (!group_of[i]) {
-      records.push_back(raw_record(state[i].first, state[i].second));
+      encoded.records.push_back(raw_record(state[i].first, state[i].second));
       continue;
     }
     const size_t g = *group_of[i];
     if (written[g]) continue;
     written[g] = true;
     const auto& group = groups[g];
-    records.push_back(group.record(static_cast<int>(options.gap_bits.value_or(default_gap_bits(group.shape_of)))));
+    encoded.records.push_back(
+        group.record(static_cast<int>(options.gap_bits.value_or(default_gap_bits(group.shape_of)))));
   }
-  std::vector<codec::RecordBytes> sizes;
-  std::vector<uint8_t> bytes;
   try {
     codec::WriteOptions write;
     write.max_code_length = static_cast<int>(options.max_code_length);
-    bytes = codec::write_container(records, write, &sizes);
+    encoded.bytes = codec::write_container(encoded.records, write, &encoded.sizes);
   } catch (const std::invalid_argument& error) {
-    DEEPCOMP_CHECK_VALUE(false, "save: ", error.what());
+    DEEPCOMP_CHECK_VALUE(false, caller, ": ", error.what());
   }
-  codec::write_file_atomically(path, bytes.data(), bytes.size());
-  // The size written, not the path's size now: another writer may have replaced it since.
-  return file_report(records, sizes, static_cast<int64_t>(bytes.size()));
+  return encoded;
 }
 
-FileReport save(const torch::nn::Module& model, const std::string& path, const SaveOptions& options) {
+FileReport save_state(const NamedTensors& state, const std::string& path, const SaveOptions& options) {
+  const auto encoded = encode_state(state, options);
+  codec::write_file_atomically(path, encoded.bytes.data(), encoded.bytes.size());
+  // The size written, not the path's size now: another writer may have replaced it since.
+  return file_report(encoded.records, encoded.sizes, static_cast<int64_t>(encoded.bytes.size()));
+}
+
+NamedTensors named_tensors(const torch::nn::Module& model) {
   NamedTensors state;
   for (const auto& item : model.named_parameters()) state.emplace_back(item.key(), item.value());
   for (const auto& item : model.named_buffers()) state.emplace_back(item.key(), item.value());
-  return save_state(state, path, options);
+  return state;
+}
+
+FileReport save(const torch::nn::Module& model, const std::string& path, const SaveOptions& options) {
+  return save_state(named_tensors(model), path, options);
 }
 
 }  // namespace deepcomp

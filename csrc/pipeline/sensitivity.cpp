@@ -5,14 +5,17 @@
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
+#include <limits>
 #include <ostream>
 #include <set>
 #include <sstream>
 
 #include "check.h"
 #include "pipeline/cpp_model.h"
+#include "pipeline/encode_state.h"
 #include "pipeline/layer_error.h"
 #include "pipeline/table.h"
+#include "pipeline/tensor_records.h"
 #include "pipeline/weight_names.h"
 
 namespace deepcomp {
@@ -44,6 +47,7 @@ void check_values(const SensitivityOptions& options, const std::string& caller) 
     for (const int64_t bits : *options.bits) {
       check_bits(caller + ": bits", "each layer in turn gets", bits);
     }
+    check_cluster_options(options.quantize, caller);
   }
   DEEPCOMP_CHECK_VALUE(options.sparsities || options.bits, caller, ": nothing to measure; pass sparsities= or bits=");
 }
@@ -75,23 +79,34 @@ class RestoreOnExit {
   std::vector<torch::Tensor> saved_;
 };
 
-double measure(torch::nn::Module& model, const std::function<double(torch::nn::Module&)>& evaluate,
-               torch::nn::Module& layer, const ModuleEntry& entry, const std::string& kind, double value) {
-  const auto change = sweep_change(entry, kind, value);
+SensitivityPoint measure(torch::nn::Module& model, const std::function<double(torch::nn::Module&)>& evaluate,
+                         torch::nn::Module& layer, const ModuleEntry& entry, const std::string& kind, double value,
+                         const QuantizeOptions& clustering) {
+  const auto change = sweep_change(entry, kind, value, clustering);
+  SensitivityPoint point{entry.name, kind, value, 0.0, change.bytes, change.codebooks};
   torch::NoGradGuard no_grad;
   const auto parameters = layer.named_parameters(/*recurse=*/false);
   const auto stem = weight_stem(layer);  // attention's are in_proj_weight, in_proj_codebook, ...
   if (const auto* weight = parameters.find(stem + "weight")) {  // a plain or masked layer
     RestoreOnExit restore({*weight});
     weight->copy_(change.weight);
-    return evaluate(model);
+    point.metric = evaluate(model);
+    return point;
   }
   auto codebook = parameters[stem + "codebook"];  // a shared layer: its own codebook and indices
   auto indices = layer.named_buffers(/*recurse=*/false)[stem + "indices"];
   RestoreOnExit restore({codebook, indices});
   codebook.set_data(change.shared.codebook.to(codebook.dtype()));
   indices.copy_(change.shared.indices);
-  return evaluate(model);
+  point.metric = evaluate(model);
+  return point;
+}
+
+// The state-dict name of a layer's weight: `<layer>.<stem>weight`.
+std::string weight_name(const ModuleEntry& layer) {
+  const auto* kind = find_layer_kind(layer.kind);
+  const std::string leaf = std::string(kind ? kind->weight_stem : "") + "weight";
+  return layer.name.empty() ? leaf : layer.name + "." + leaf;
 }
 
 std::string value_text(const std::string& kind, double value) {
@@ -145,16 +160,20 @@ SensitivityPlan plan_sensitivity(const ModelEntries& model, const SensitivityOpt
   return plan;
 }
 
-SweepChange sweep_change(const ModuleEntry& layer, const std::string& kind, double value, const std::string& caller) {
+SweepChange sweep_change(const ModuleEntry& layer, const std::string& kind, double value,
+                         const QuantizeOptions& clustering, const std::string& caller) {
   check_kind(kind);
   torch::NoGradGuard no_grad;
-  return on_layer(caller, layer.name, [&]() -> SweepChange {
-    if (kind == kPrune) {
+  if (kind == kPrune) {
+    return on_layer(caller, layer.name, [&]() -> SweepChange {
       return {ops::apply_mask(layer.weight, ops::magnitude_prune(layer.weight, layer.mask, std::nullopt, value)), {}};
-    }
-    auto shared = nn::cluster_weight(layer.weight, layer.mask, static_cast<int64_t>(value));
-    return {ops::codebook_decode(shared.indices, shared.mask, shared.codebook), shared};
-  });
+    });
+  }
+  auto shared = cluster_layer(layer, static_cast<int64_t>(value), clustering, caller);
+  const auto record = codebook_record(weight_name(layer), shared.codebook, shared.indices, shared.mask,
+                                      default_gap_bits(shared.indices));
+  return {ops::codebook_decode(shared.indices, shared.mask, shared.codebook), shared, bytes_in_file(record),
+          static_cast<int64_t>(record.codebook_groups)};
 }
 
 SensitivityReport sensitivity(torch::nn::Module& model, const std::function<double(torch::nn::Module&)>& evaluate,
@@ -172,7 +191,7 @@ SensitivityReport sensitivity(torch::nn::Module& model, const std::function<doub
       const auto& entry = described.entries[index];
       for (const double value : sweep.values) {
         report.points.push_back(
-            {entry.name, sweep.kind, value, measure(model, evaluate, *described.modules[index], entry, sweep.kind, value)});
+            measure(model, evaluate, *described.modules[index], entry, sweep.kind, value, options.quantize));
       }
     }
   }
@@ -225,6 +244,166 @@ std::map<std::string, double> SensitivityReport::sensitivities(const ModelEntrie
 std::map<std::string, double> SensitivityReport::sensitivities(torch::nn::Module& model, double max_drop,
                                                                bool higher_is_better) const {
   return sensitivities(describe_model(model).entries, max_drop, higher_is_better);
+}
+
+namespace {
+
+// A width a layer can take: its bits, the metric it lost alone at that width, its weight's bytes and codebooks.
+struct Width {
+  int64_t bits;
+  double drop;
+  int64_t bytes;
+  int64_t codebooks;
+};
+
+// Per layer of the bits sweep (measured order), its measured widths, widest first, NaN metrics left out.
+std::vector<std::pair<std::string, std::vector<Width>>> widths_of(const SensitivityReport& report,
+                                                                  bool higher_is_better, const std::string& caller) {
+  std::vector<std::pair<std::string, std::vector<Width>>> layers;
+  std::map<std::string, size_t> position;
+  for (const auto& point : report.points) {
+    if (point.kind != kQuantize) continue;
+    DEEPCOMP_CHECK_VALUE(point.bytes > 0, caller, ": the point of layer '", point.layer, "' at ",
+                         value_text(kQuantize, point.value),
+                         " has no file size (bytes); use a report of sensitivity's bits sweep");
+    const auto [at, added] = position.emplace(point.layer, layers.size());
+    if (added) layers.emplace_back(point.layer, std::vector<Width>{});
+    auto& widths = layers[at->second].second;
+    if (std::isnan(point.metric)) continue;
+    const double drop = higher_is_better ? report.baseline - point.metric : point.metric - report.baseline;
+    widths.push_back({static_cast<int64_t>(point.value), drop, point.bytes, point.codebooks});
+  }
+  DEEPCOMP_CHECK_VALUE(!layers.empty(), caller, ": the report has no bits sweep; measure with bits=...");
+  for (auto& [layer, widths] : layers) {
+    DEEPCOMP_CHECK_VALUE(!widths.empty(), caller, ": every width of layer '", layer, "' measured NaN");
+    std::stable_sort(widths.begin(), widths.end(), [](const Width& a, const Width& b) { return a.bits > b.bits; });
+  }
+  return layers;
+}
+
+// The layer a state-dict entry belongs to when it is part of a weight (`<layer>.<stem>weight`, ...).
+std::optional<std::string> weight_layer(const std::string& name) {
+  const auto part = weight_part(name);
+  if (!part) return std::nullopt;
+  const auto dot = part->weight.rfind('.');
+  return dot == std::string::npos ? std::string() : part->weight.substr(0, dot);
+}
+
+}  // namespace
+
+BitBudget SensitivityReport::bits_for_budget(const NamedTensors& state, int64_t max_bytes,
+                                             bool higher_is_better) const {
+  const std::string caller = "bits_for_budget";
+  DEEPCOMP_CHECK_VALUE(max_bytes > 0, caller, ": max_bytes must be > 0, got ", max_bytes);
+  auto layers = widths_of(*this, higher_is_better, caller);
+
+  // The file without the measured layers' weights: each of those then adds its width's bytes.
+  std::set<std::string> measured, found;
+  for (const auto& [layer, widths] : layers) measured.insert(layer);
+  NamedTensors rest;
+  for (const auto& [name, tensor] : state) {
+    const auto layer = weight_layer(name);
+    if (layer && measured.contains(*layer)) {
+      found.insert(*layer);
+    } else {
+      rest.emplace_back(name, tensor);
+    }
+  }
+  for (const auto& layer : measured) {
+    DEEPCOMP_CHECK_VALUE(found.contains(layer), caller, ": the state has no weight of layer '", layer,
+                         "'; pass the model (or state) the report measured");
+  }
+  const auto encoded = encode_state(rest, {}, caller);
+  int64_t rest_bytes = static_cast<int64_t>(encoded.bytes.size());
+  // A file with any grouped codebook is format version 3, whose codebook records also give their
+  // number of codebooks (one byte for a single one): the points and the rest were each encoded alone.
+  const auto grouped = [](int64_t codebooks) { return codebooks != 1; };
+  int64_t rest_codebooks = 0;
+  bool rest_grouped = false;
+  for (const auto& record : encoded.records) {
+    if (!codec::has_codebook(record.kind)) continue;
+    ++rest_codebooks;
+    rest_grouped = rest_grouped || grouped(static_cast<int64_t>(record.codebook_groups));
+  }
+  const bool points_grouped = std::any_of(layers.begin(), layers.end(), [&](const auto& layer) {
+    return std::any_of(layer.second.begin(), layer.second.end(), [&](const Width& w) { return grouped(w.codebooks); });
+  });
+  if (points_grouped && !rest_grouped) rest_bytes += rest_codebooks;
+  if (points_grouped || rest_grouped) {
+    for (auto& [layer, widths] : layers) {
+      for (auto& width : widths) width.bytes += grouped(width.codebooks) ? 0 : 1;
+    }
+  }
+
+  std::vector<size_t> chosen(layers.size(), 0);  // an index into each layer's widths
+  int64_t file_bytes = rest_bytes, smallest = rest_bytes;
+  for (const auto& [layer, widths] : layers) {
+    file_bytes += widths.front().bytes;
+    smallest += std::min_element(widths.begin(), widths.end(), [](const Width& a, const Width& b) {
+                  return a.bytes < b.bytes;
+                })->bytes;
+  }
+  DEEPCOMP_CHECK_VALUE(smallest <= max_bytes, caller, ": no measured widths fit ", max_bytes,
+                       " bytes; the smallest file they make is ", smallest, " bytes");
+  while (file_bytes > max_bytes) {
+    // The narrowing (layer, width) that loses the least metric per byte saved.
+    std::optional<std::pair<size_t, size_t>> best;
+    double best_cost = 0;
+    for (size_t l = 0; l < layers.size(); ++l) {
+      const auto& widths = layers[l].second;
+      const auto& now = widths[chosen[l]];
+      for (size_t w = chosen[l] + 1; w < widths.size(); ++w) {
+        if (widths[w].bytes >= now.bytes) continue;
+        const double cost = (widths[w].drop - now.drop) / static_cast<double>(now.bytes - widths[w].bytes);
+        if (!best || cost < best_cost) {
+          best = {l, w};
+          best_cost = cost;
+        }
+      }
+    }
+    const auto [l, w] = *best;  // exists: the smallest file fits, so some layer can still shrink
+    file_bytes -= layers[l].second[chosen[l]].bytes - layers[l].second[w].bytes;
+    chosen[l] = w;
+  }
+  // The last narrowing may have saved more than was needed: widen again where it still fits, the
+  // most metric regained per byte first. Each step lowers the summed drop, so this ends.
+  while (true) {
+    std::optional<std::pair<size_t, size_t>> best;
+    double best_gain = 0;
+    for (size_t l = 0; l < layers.size(); ++l) {
+      const auto& widths = layers[l].second;
+      const auto& now = widths[chosen[l]];
+      for (size_t w = 0; w < chosen[l]; ++w) {
+        const int64_t extra = widths[w].bytes - now.bytes;
+        const double regained = now.drop - widths[w].drop;
+        if (regained <= 0 || file_bytes + extra > max_bytes) continue;
+        const double gain = extra <= 0 ? std::numeric_limits<double>::infinity() : regained / static_cast<double>(extra);
+        if (!best || gain > best_gain) {
+          best = {l, w};
+          best_gain = gain;
+        }
+      }
+    }
+    if (!best) break;
+    const auto [l, w] = *best;
+    file_bytes += layers[l].second[w].bytes - layers[l].second[chosen[l]].bytes;
+    chosen[l] = w;
+  }
+  BitBudget budget;
+  budget.file_bytes = file_bytes;
+  double lost = 0;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const auto& width = layers[l].second[chosen[l]];
+    budget.bits[layers[l].first] = width.bits;
+    lost += width.drop;
+  }
+  budget.metric = higher_is_better ? baseline - lost : baseline + lost;
+  return budget;
+}
+
+BitBudget SensitivityReport::bits_for_budget(const torch::nn::Module& model, int64_t max_bytes,
+                                             bool higher_is_better) const {
+  return bits_for_budget(named_tensors(model), max_bytes, higher_is_better);
 }
 
 std::map<std::string, std::vector<std::pair<double, double>>> SensitivityReport::curves(

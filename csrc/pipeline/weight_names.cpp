@@ -1,11 +1,12 @@
 #include "pipeline/weight_names.h"
 
+#include <deepcomp/layers.h>
+
 namespace deepcomp {
 namespace {
 
 constexpr std::string_view kWeight = "weight";
 constexpr std::string_view kParts[] = {kWeight, "mask", "codebook", "indices"};
-constexpr std::string_view kStems[] = {"", "in_proj_"};
 
 }  // namespace
 
@@ -27,9 +28,9 @@ std::string part_name(const std::string& weight, std::string_view part) {
 
 std::string weight_stem(const torch::nn::Module& layer) {
   const auto parameters = layer.named_parameters(/*recurse=*/false);
-  for (const auto stem : kStems) {
-    const std::string name(stem);
-    if (parameters.contains(name + "weight") || parameters.contains(name + "codebook")) return name;
+  for (const auto& kind : layer_kinds()) {  // the table's stems
+    const std::string stem(kind.weight_stem);
+    if (parameters.contains(stem + "weight") || parameters.contains(stem + "codebook")) return stem;
   }
   return "";
 }

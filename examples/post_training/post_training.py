@@ -66,33 +66,19 @@ def file_bytes(model):
     return report.file_bytes, report.rate
 
 
-def bits_for_budget(model, budget_bytes, validation, high=4, low=3):
-    """{layer: bits}: every layer at `high` bits but those that cost the validation cosine least per file
-    byte saved at `low` bits (each measured with the others at `high`), lowered in that order until the
-    file fits budget_bytes (or every layer is at `low`). Exact k-means throughout; model is not changed."""
+def widths_for_budget(model, budget_bytes, validation, options, bits=(5, 4, 3, 2)):
+    """{layer: bits} for a file of at most budget_bytes: deepcomp.sensitivity measures the validation cosine
+    with each layer alone at each width (clustered by deepcomp.quantize's `options`, as it will be), and
+    report.bits_for_budget narrows, from the widest, the layers that lose the least cosine per byte saved."""
     with torch.no_grad():
         reference = model.pooled(validation)
 
-    def quantized(bits):
-        m = copy.deepcopy(model)
-        deepcomp.quantize(m, bits=bits, method="exact")
+    def cosine(m):
         with torch.no_grad():
-            loss = 1 - float(F.cosine_similarity(m.pooled(validation), reference, dim=1).mean())
-        return file_bytes(m)[0], loss
+            return F.cosine_similarity(m.pooled(validation), reference, dim=1).mean()
 
-    layers = [row.name for row in deepcomp.quantize(copy.deepcopy(model), bits=high).layers]
-    widths = dict.fromkeys(layers, high)
-    size, loss = quantized(widths)
-    cost = {}  # layer -> validation cosine lost per byte saved at `low` bits
-    for name in layers:
-        lowered_size, lowered_loss = quantized({**widths, name: low})
-        cost[name] = (lowered_loss - loss) / max(size - lowered_size, 1)
-    for name in sorted(layers, key=cost.get):
-        if size <= budget_bytes:
-            break
-        widths[name] = low
-        size, _ = quantized(widths)
-    return widths
+    report = deepcomp.sensitivity(model, cosine, sparsities=None, bits=bits, progress=False, quantize_options=options)
+    return report.bits_for_budget(model, budget_bytes).bits
 
 
 def main():
@@ -163,10 +149,14 @@ def main():
         measure(f"quantize {bits} bits, exact k-means weighted, a codebook per 16 channels",
                 lambda m: deepcomp.quantize(m, bits=bits, method="exact", group_size=16, weights=calibration))
 
-    # Mixed widths: 4 bits, and 3 for the layers where it costs least, chosen on training images (not the test set).
+    # Mixed widths for a file size, chosen on training images (not the test set); one codebook per layer
+    # against per-group codebooks in a file of the same budget.
     validation = tokens[-args.calibration:]
-    measure("mixed 4 and 3 bits by sensitivity (exact k-means), a file of at most fp32 / 8",
-            lambda m: deepcomp.quantize(m, bits=bits_for_budget(model, fp32_bytes / 8, validation), method="exact"))
+    for name, options in (("", {"method": "exact"}),
+                          (", a codebook per 16 channels", {"method": "exact", "group_size": 16})):
+        measure(f"mixed 2 to 5 bits by sensitivity (exact k-means){name}, a file of at most fp32 / 8",
+                lambda m: deepcomp.quantize(m, bits=widths_for_budget(model, fp32_bytes / 8, validation, options),
+                                            **options))
 
     def pruned_and_quantized(m, bits=4):
         deepcomp.prune(m, sparsity=0.5, criterion="activation", calibration=calibration)

@@ -14,6 +14,7 @@
 #include <pybind11/stl.h>
 #include <torch/csrc/utils/pybind.h>
 
+#include <cmath>
 #include <limits>
 
 #include "pipeline/table.h"
@@ -141,10 +142,11 @@ void bind_layers(py::module_& m) {
       row["masked"] = std::string(kind.masked);
       row["shared"] = std::string(kind.shared);
       row["default_bits"] = kind.default_bits;
+      row["weight_stem"] = std::string(kind.weight_stem);
       rows.append(row);
     }
     return rows;
-  }, "the layer table: one dict per kind (name, dense, stage, masked, shared, default_bits)");
+  }, "the layer table: one dict per kind (name, dense, stage, masked, shared, default_bits, weight_stem)");
 
   py::class_<ModuleEntry>(m, "ModuleEntry", "one module of a model as the pipeline sees it (deepcomp/layers.h)")
       .def(py::init([](std::string name, std::string type, std::string kind, std::string subclass_of,
@@ -256,6 +258,31 @@ void bind_prune(py::module_& m) {
       "(report, layer indices, new masks): see deepcomp/prune.h (score: its criterion)");
 }
 
+QuantizeOptions clustering(const std::string& init, const std::string& method, const py::object& seed,
+                           const std::map<std::string, torch::Tensor>& importance,
+                           const std::optional<Calibration>& calibration, const py::object& group_size,
+                           const std::string& caller) {
+  QuantizeOptions options;
+  if (!group_size.is_none()) {
+    TORCH_CHECK_TYPE(is_int(group_size), caller, ": group_size must be an int or None, got ", text_of(group_size));
+    TORCH_CHECK_VALUE(group_size.cast<py::int_>() >= py::int_(1) &&
+                          group_size.cast<py::int_>() <= py::int_(std::numeric_limits<int64_t>::max()),
+                      caller, ": group_size must be >= 1, got ", text_of(group_size));
+    options.group_size = group_size.cast<int64_t>();
+  }
+  options.importance = importance;
+  options.calibration = calibration;
+  options.init = init;
+  options.method = method;
+  TORCH_CHECK_TYPE(is_int(seed), caller, ": seed must be an int, got ", text_of(seed));
+  TORCH_CHECK_VALUE(seed.cast<py::int_>() >= py::int_(0) &&
+                        seed.cast<py::int_>() <= py::int_(std::numeric_limits<int64_t>::max()),
+                    caller, ": seed must be in 0..2^63-1, got ", text_of(seed));
+  options.seed = seed.cast<int64_t>();
+  check_cluster_options(options, caller);
+  return options;
+}
+
 void bind_quantize(py::module_& m) {
   py::class_<LayerQuantizeStats>(m, "LayerQuantizeStats", "one quantized layer: a row of QuantizeReport")
       .def_readonly("name", &LayerQuantizeStats::name)
@@ -292,31 +319,15 @@ void bind_quantize(py::module_& m) {
       });
   bind_rows<QuantizeReport>(report);
 
+  py::class_<QuantizeOptions>(m, "QuantizeOptions", "how layers are clustered (deepcomp/quantize.h)");
+  m.def("clustering", &clustering, py::arg("init"), py::arg("method"), py::arg("seed"), py::arg("importance"),
+        py::arg("calibration"), py::arg("group_size"), py::arg("caller"),
+        "QuantizeOptions with only how to cluster set: init, method, seed, importance, calibration, group_size");
   m.def(
       "plan_quantize",
-      [](const ModelEntries& model, const py::object& bits, const std::string& init, const std::string& method,
-         const py::object& seed, const py::object& layers, const py::object& exclude, const std::string& caller,
-         const std::map<std::string, torch::Tensor>& importance, const std::optional<Calibration>& calibration,
-         const py::object& group_size) {
-        QuantizeOptions options;
-        if (!group_size.is_none()) {
-          TORCH_CHECK_TYPE(is_int(group_size), caller, ": group_size must be an int or None, got ",
-                           text_of(group_size));
-          TORCH_CHECK_VALUE(group_size.cast<py::int_>() >= py::int_(1) &&
-                                group_size.cast<py::int_>() <= py::int_(std::numeric_limits<int64_t>::max()),
-                            caller, ": group_size must be >= 1, got ", text_of(group_size));
-          options.group_size = group_size.cast<int64_t>();
-        }
-        options.importance = importance;
-        options.calibration = calibration;
+      [](const ModelEntries& model, const py::object& bits, const py::object& layers, const py::object& exclude,
+         QuantizeOptions options, const std::string& caller) {
         options.bits = layer_bits(bits, caller + ": bits");
-        options.init = init;
-        options.method = method;
-        TORCH_CHECK_TYPE(is_int(seed), caller, ": seed must be an int, got ", text_of(seed));
-        TORCH_CHECK_VALUE(seed.cast<py::int_>() >= py::int_(0) &&
-                              seed.cast<py::int_>() <= py::int_(std::numeric_limits<int64_t>::max()),
-                          caller, ": seed must be in 0..2^63-1, got ", text_of(seed));
-        options.seed = seed.cast<int64_t>();
         options.layers = names(layers, caller + ": layers");
         options.exclude = names(exclude, caller + ": exclude").value_or(std::vector<std::string>{});
         auto plan = plan_quantize(model, options, caller);
@@ -324,10 +335,8 @@ void bind_quantize(py::module_& m) {
         for (const auto& w : plan.weights) weights.append(py::make_tuple(w.codebook, w.indices, w.mask));
         return py::make_tuple(std::move(plan.report), plan.layers, weights);
       },
-      py::arg("model"), py::arg("bits"), py::arg("init"), py::arg("method"), py::arg("seed"), py::arg("layers"),
-      py::arg("exclude"), py::arg("caller"), py::arg("importance") = std::map<std::string, torch::Tensor>{},
-      py::arg("calibration") = std::nullopt, py::arg("group_size") = py::none(),
-      "(report, layer indices, [(codebook, indices, mask)]): see deepcomp/quantize.h");
+      py::arg("model"), py::arg("bits"), py::arg("layers"), py::arg("exclude"), py::arg("clustering"),
+      py::arg("caller"), "(report, layer indices, [(codebook, indices, mask)]): see deepcomp/quantize.h");
   m.def(
       "cluster_weight",
       [](const torch::Tensor& weight, const torch::Tensor& mask, int64_t bits, const std::string& init,
@@ -353,24 +362,45 @@ py::dict ordered_by_layer(const SensitivityReport& report, const std::map<std::s
   return ordered;
 }
 
+bool same_point(const SensitivityPoint& a, const SensitivityPoint& b) {
+  return a.layer == b.layer && a.kind == b.kind && a.value == b.value && a.metric == b.metric && a.bytes == b.bytes &&
+         a.codebooks == b.codebooks;
+}
+
 void bind_sensitivity(py::module_& m) {
   py::class_<SensitivityPoint>(m, "SensitivityPoint",
                                "one measurement: metric with only layer pruned to sparsity value (kind 'prune') or "
                                "quantized to value bits (kind 'quantize')")
-      .def(py::init([](std::string layer, std::string kind, double value, double metric) {
-             return SensitivityPoint{std::move(layer), std::move(kind), value, metric};
+      .def(py::init([](std::string layer, std::string kind, double value, double metric, int64_t bytes,
+                       int64_t codebooks) {
+             return SensitivityPoint{std::move(layer), std::move(kind), value, metric, bytes, codebooks};
            }),
-           py::arg("layer"), py::arg("kind"), py::arg("value"), py::arg("metric"))
+           py::arg("layer"), py::arg("kind"), py::arg("value"), py::arg("metric"), py::arg("bytes") = 0,
+           py::arg("codebooks") = 0)
       .def_readonly("layer", &SensitivityPoint::layer)
       .def_readonly("kind", &SensitivityPoint::kind)
       .def_readonly("value", &SensitivityPoint::value)
       .def_readonly("metric", &SensitivityPoint::metric)
-      .def("__eq__", [](const SensitivityPoint& a, const SensitivityPoint& b) {
-        return a.layer == b.layer && a.kind == b.kind && a.value == b.value && a.metric == b.metric;
-      })
+      .def_readonly("bytes", &SensitivityPoint::bytes, "kind 'quantize': the layer's weight's bytes in a .dcz file")
+      .def_readonly("codebooks", &SensitivityPoint::codebooks, "kind 'quantize': 1, or its per-group codebooks")
+      .def("__eq__", &same_point)
       .def("__repr__", [](const SensitivityPoint& p) {
         return "SensitivityPoint(layer='" + p.layer + "', kind='" + p.kind + "', value=" + std::to_string(p.value) +
-               ", metric=" + std::to_string(p.metric) + ")";
+               ", metric=" + std::to_string(p.metric) + ", bytes=" + std::to_string(p.bytes) +
+               ", codebooks=" + std::to_string(p.codebooks) + ")";
+      });
+
+  py::class_<BitBudget>(m, "BitBudget", "per-layer widths for a file-size budget (SensitivityReport.bits_for_budget)")
+      .def_property_readonly("bits", [](const BitBudget& b) {
+        py::dict bits;
+        for (const auto& [layer, width] : b.bits) bits[py::str(layer)] = width;
+        return bits;
+      }, "{layer: bits}, for deepcomp.quantize(bits=...)")
+      .def_readonly("file_bytes", &BitBudget::file_bytes, "the file's size with those widths, as estimated")
+      .def_readonly("metric", &BitBudget::metric, "the baseline less the sum of the chosen widths' measured drops")
+      .def("__repr__", [](const BitBudget& b) {
+        return "BitBudget(" + std::to_string(b.bits.size()) + " layers, file_bytes=" + std::to_string(b.file_bytes) +
+               ", metric=" + std::to_string(b.metric) + ")";
       });
 
   py::class_<SensitivityReport>(m, "SensitivityReport",
@@ -402,11 +432,8 @@ void bind_sensitivity(py::module_& m) {
              return found;
            })
       .def("__eq__", [](const SensitivityReport& a, const SensitivityReport& b) {
-        const auto same = [](const SensitivityPoint& x, const SensitivityPoint& y) {
-          return x.layer == y.layer && x.kind == y.kind && x.value == y.value && x.metric == y.metric;
-        };
         return a.baseline == b.baseline && a.interrupted == b.interrupted &&
-               std::equal(a.points.begin(), a.points.end(), b.points.begin(), b.points.end(), same);
+               std::equal(a.points.begin(), a.points.end(), b.points.begin(), b.points.end(), same_point);
       })
       .def("curves", [](const SensitivityReport& r, const std::string& kind) {
         const auto curves = r.curves(kind);
@@ -426,7 +453,8 @@ void bind_sensitivity(py::module_& m) {
         py::list points;
         for (const auto& p : r.points) {
           points.append(py::dict(py::arg("layer") = p.layer, py::arg("kind") = p.kind, py::arg("value") = p.value,
-                                 py::arg("metric") = p.metric));
+                                 py::arg("metric") = p.metric, py::arg("bytes") = p.bytes,
+                                 py::arg("codebooks") = p.codebooks));
         }
         return py::dict(py::arg("baseline") = r.baseline, py::arg("interrupted") = r.interrupted,
                         py::arg("points") = points);
@@ -444,13 +472,23 @@ void bind_sensitivity(py::module_& m) {
              TORCH_CHECK_VALUE(is_number(max_drop), "max_drop must be a number >= 0 (in the metric's units), got ",
                                text_of(max_drop));
              return ordered_by_layer(r, r.sensitivities(model, max_drop.cast<double>(), higher_is_better), false);
+           })
+      .def("_bits_for_budget",
+           [](const SensitivityReport& r, const NamedTensors& state, const py::object& max_bytes, bool higher_is_better) {
+             TORCH_CHECK_TYPE(is_number(max_bytes), "bits_for_budget: max_bytes must be a number, got ",
+                              text_of(max_bytes));
+             const double bytes = std::floor(max_bytes.cast<double>());  // a file of at most that many bytes
+             TORCH_CHECK_VALUE(bytes >= 1 && bytes < 0x1p63, "bits_for_budget: max_bytes must be >= 1, got ",
+                               text_of(max_bytes));
+             return r.bits_for_budget(state, static_cast<int64_t>(bytes), higher_is_better);
            });
 
   m.def(
       "plan_sensitivity",
       [](const ModelEntries& model, const py::object& sparsities, const py::object& bits, const py::object& layers,
-         const py::object& exclude, const std::string& caller) {
+         const py::object& exclude, const QuantizeOptions& clustering, const std::string& caller) {
         SensitivityOptions options;
+        options.quantize = clustering;
         options.sparsities = sweep_values<double>(sparsities, caller + ": sparsities");
         options.bits = sweep_values<int64_t>(bits, caller + ": bits");
         options.layers = names(layers, caller + ": layers");
@@ -468,15 +506,17 @@ void bind_sensitivity(py::module_& m) {
         return py::make_tuple(sweeps, plan.skipped);
       },
       py::arg("model"), py::arg("sparsities"), py::arg("bits"), py::arg("layers"), py::arg("exclude"),
-      py::arg("caller"), "([(kind, values, layer indices)], skipped): see deepcomp/sensitivity.h");
+      py::arg("clustering"), py::arg("caller"), "([(kind, values, layer indices)], skipped): see deepcomp/sensitivity.h");
   m.def(
       "sweep_change",
-      [](const ModuleEntry& layer, const std::string& kind, double value, const std::string& caller) {
-        const auto change = sweep_change(layer, kind, value, caller);
-        return py::make_tuple(change.weight, change.shared.codebook, change.shared.indices);
+      [](const ModuleEntry& layer, const std::string& kind, double value, const QuantizeOptions& clustering,
+         const std::string& caller) {
+        const auto change = sweep_change(layer, kind, value, clustering, caller);
+        return py::make_tuple(change.weight, change.shared.codebook, change.shared.indices, change.bytes,
+                              change.codebooks);
       },
-      py::arg("layer"), py::arg("kind"), py::arg("value"), py::arg("caller"),
-      "(weight, codebook, indices) of one sweep point; codebook and indices are None for kind 'prune'");
+      py::arg("layer"), py::arg("kind"), py::arg("value"), py::arg("clustering"), py::arg("caller"),
+      "(weight, codebook, indices, bytes, codebooks) of one sweep point; codebook and indices are None for kind 'prune'");
 }
 
 void bind_schedule(py::module_& m) {

@@ -11,9 +11,10 @@ import torch
 from . import _C, ops
 
 _KIND_OF_RANK = {2: "Linear", 3: "Conv1d", 4: "Conv2d", 5: "Conv3d"}
-# The weights by the last part of their names: `<stem>weight` (csrc/pipeline/weight_names.h) and the kind
-# a weight of that stem and rank is taken for.
-_KINDS_OF_STEM = {"": _KIND_OF_RANK, "in_proj_": {2: "MultiheadAttention"}}
+# The weights by the last part of their names: `<stem>weight` (the layer table's stems) and the kind a
+# weight of that stem and rank is taken for (a stemmed weight is a packed projection matrix).
+_KINDS_OF_STEM = {"": _KIND_OF_RANK, **{row["weight_stem"]: {2: row["name"]} for row in _C.layer_kinds()
+                                       if row["stage"] == "dense" and row["weight_stem"]}}
 
 
 def compress_state(state: Mapping, *, sparsity=None, sensitivity=None, bits=None, init: str = "linear",
@@ -51,8 +52,9 @@ def compress_state(state: Mapping, *, sparsity=None, sensitivity=None, bits=None
             out[prefix + "mask"] = mask
         entries, prefixes = _entries(out)
     if quantize:
-        quantize_report, chosen, weights = _C.plan_quantize(entries, bits, init, method, 0, layers, exclude,
-                                                            "deepcomp compress", group_size=group_size)
+        caller = "deepcomp compress"
+        clustering = _C.clustering(init, method, 0, {}, None, group_size, caller)
+        quantize_report, chosen, weights = _C.plan_quantize(entries, bits, layers, exclude, clustering, caller)
         for index, (codebook, indices, mask) in zip(chosen, weights):
             prefix = prefixes[index]
             del out[prefix + "weight"]

@@ -55,10 +55,10 @@ def quantize(model: torch.nn.Module, *, bits=None, init: str = "linear", layers=
     NaN/Inf weights and no layer to quantize; every check and every clustering runs before any layer
     changes, so on an error the model is as it was.
     """
-    calibration, importance = _importance(weights)
-    report, chosen, clustered = _C.plan_quantize(describe(model), bits, init, method, seed, layers,
-                                                 exclude_names(model, exclude), "deepcomp.quantize", importance,
-                                                 calibration, group_size)
+    clustering = clustering_options("deepcomp.quantize", init=init, method=method, seed=seed, weights=weights,
+                                    group_size=group_size)
+    report, chosen, clustered = _C.plan_quantize(describe(model), bits, layers, exclude_names(model, exclude),
+                                                 clustering, "deepcomp.quantize")
     warn_skipped("deepcomp.quantize", report.skipped)
     modules = modules_of(model)
     replacements = {}
@@ -73,17 +73,25 @@ def quantize(model: torch.nn.Module, *, bits=None, init: str = "linear", layers=
     return report
 
 
-def _importance(weights):
+def clustering_options(caller: str, *, init: str = "linear", method: str = "lloyd", seed: int = 0,
+                       weights: Union[None, Calibration, Dict[str, torch.Tensor]] = None,
+                       group_size: Optional[int] = None) -> "_C.QuantizeOptions":
+    """How deepcomp.quantize clusters a layer (its keywords of those names), checked, for the C++ pipeline."""
+    calibration, importance = _importance(weights, caller)
+    return _C.clustering(init, method, seed, importance, calibration, group_size, caller)
+
+
+def _importance(weights, caller: str):
     """(calibration, {name: importance tensor}) of quantize's weights= argument."""
     if weights is None:
         return None, {}
     if not isinstance(weights, dict):
-        raise TypeError(f"deepcomp.quantize: weights must be deepcomp.calibrate's statistics or a dict of layer "
+        raise TypeError(f"{caller}: weights must be deepcomp.calibrate's statistics or a dict of layer "
                         f"name -> importance tensor, got {type(weights).__name__}")
     if weights and all(isinstance(value, InputMoments) for value in weights.values()):
         return weights, {}
     for name, value in weights.items():
         if not isinstance(name, str) or not isinstance(value, torch.Tensor):
-            raise TypeError(f"deepcomp.quantize: weights maps layer names to importance tensors (or is "
+            raise TypeError(f"{caller}: weights maps layer names to importance tensors (or is "
                             f"deepcomp.calibrate's statistics), got {name!r}: {type(value).__name__}")
     return None, dict(weights)

@@ -7,8 +7,9 @@ tolerated drop of the metric.
 """
 import copy
 import warnings
+from collections.abc import Mapping
 from numbers import Real
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence, Union
 
 import torch
 
@@ -16,6 +17,9 @@ from . import _C
 from ._layers import Exclude, describe, exclude_names, modules_of, warn_skipped
 from .nn import SharedLayer
 from .nn.dense_forward import dense_weight, weight_stem
+from .quantize import clustering_options
+
+_CLUSTERING_KEYWORDS = ("init", "method", "seed", "weights", "group_size")
 
 DEFAULT_SPARSITIES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SensitivityPoint = _C.SensitivityPoint
@@ -29,16 +33,35 @@ class SensitivityReport(_C.SensitivityReport):
     smallest bits) measured whose metric stays within max_drop of the baseline (0.0 / 8 bits if none).
     sensitivities(model, max_drop, higher_is_better=True): per layer, the `sensitivity` for
     deepcomp.prune that reaches its tolerated sparsity given model's current weights and masks.
-    The arithmetic of both is C++'s (deepcomp/sensitivity.h)."""
+    bits_for_budget(model, max_bytes, higher_is_better=True): mixed precision for a file size.
+    The arithmetic of all three is C++'s (deepcomp/sensitivity.h)."""
 
     def sensitivities(self, model: torch.nn.Module, max_drop: float, higher_is_better: bool = True):
         return self._sensitivities(describe(model), max_drop, higher_is_better)
+
+    def bits_for_budget(self, model: Union[torch.nn.Module, Mapping], max_bytes: float,
+                        higher_is_better: bool = True) -> "_C.BitBudget":
+        """Per-layer widths (from those the bits sweep measured) for a .dcz file of at most max_bytes
+        that lose the least metric: every layer starts at its widest width, then, while the file is too
+        large, the one narrowing of one layer that costs the least metric per byte saved is made.
+
+        model: the model the report measured (or its state dict), as it is before deepcomp.quantize.
+        Returns a BitBudget: .bits ({layer: bits}, for deepcomp.quantize(bits=...) with the keywords the
+        sweep clustered with, quantize_options), .file_bytes (the file's size deepcomp.save will write,
+        exact when quantize clusters as the sweep did) and .metric (the baseline less the sum of each
+        chosen width's drop measured alone: an estimate, since layers interact).
+        Raises ValueError for max_bytes < 1, a report without a bits sweep, a model without a measured
+        layer, or a budget that even the narrowest widths do not fit (naming the smallest file)."""
+        state = model.state_dict() if isinstance(model, torch.nn.Module) else model
+        if not isinstance(state, Mapping):
+            raise TypeError(f"bits_for_budget needs an nn.Module or a state dict, got {type(model).__name__}")
+        return self._bits_for_budget(list(state.items()), max_bytes, higher_is_better)
 
 
 def sensitivity(model: torch.nn.Module, evaluate: Callable[[torch.nn.Module], float], *,
                 sparsities: Optional[Sequence[float]] = DEFAULT_SPARSITIES, bits: Optional[Sequence[int]] = None,
                 layers: Optional[Iterable[str]] = None, progress: bool = True,
-                exclude: Exclude = None) -> SensitivityReport:
+                exclude: Exclude = None, quantize_options: Optional[Mapping] = None) -> SensitivityReport:
     """Measures evaluate(model) with one layer at a time pruned (or quantized), on a copy of model.
 
     evaluate: called with the copy; returns a real number (a float, an int, or a one-element tensor),
@@ -48,7 +71,11 @@ def sensitivity(model: torch.nn.Module, evaluate: Callable[[torch.nn.Module], fl
       weights deepcomp.prune(sparsity=...) would drop, on top of a masked layer's mask); None skips the
       pruning sweep. Default 0.1, 0.2, ..., 0.9.
     bits: widths in 1..8 to quantize each layer to alone (its kept weights replaced by their k-means
-      centroids, as deepcomp.quantize(bits=..., init="linear") would); None (default) skips this sweep.
+      centroids, as deepcomp.quantize(bits=..., **quantize_options) would); None (default) skips this
+      sweep. Each of its points also records the bytes the layer's weight takes in a .dcz file at that
+      width (point.bytes), for report.bits_for_budget.
+    quantize_options: how the bits sweep clusters, as deepcomp.quantize's keywords of these names:
+      init, method, seed, weights, group_size (default: linear init, Lloyd, one codebook).
     layers: qualified names (as in model.named_modules()) to measure; default every nn.Linear,
       nn.Conv2d and masked twin (and, in the bits sweep, shared layer).
     exclude: names to leave alone, or a predicate (name, module) -> bool.
@@ -64,8 +91,9 @@ def sensitivity(model: torch.nn.Module, evaluate: Callable[[torch.nn.Module], fl
     """
     if not callable(evaluate):
         raise TypeError(f"deepcomp.sensitivity: evaluate must be callable (model -> float), got {evaluate!r}")
+    clustering = _clustering(quantize_options)
     sweeps, skipped = _C.plan_sensitivity(describe(model), sparsities, bits, layers, exclude_names(model, exclude),
-                                          "deepcomp.sensitivity")
+                                          clustering, "deepcomp.sensitivity")
     warn_skipped("deepcomp.sensitivity", skipped)
 
     work = copy.deepcopy(model)
@@ -79,9 +107,10 @@ def sensitivity(model: torch.nn.Module, evaluate: Callable[[torch.nn.Module], fl
             for index in indices:
                 for value in values:
                     bar.set_postfix_str(f"{entries[index].name} {value}", refresh=False)
-                    with _changed(work_modules[index], entries[index], kind, value):
+                    with _changed(work_modules[index], entries[index], kind, value, clustering) as change:
                         metric = _metric(evaluate, work)
-                    points.append(SensitivityPoint(entries[index].name, kind, float(value), metric))
+                    points.append(SensitivityPoint(entries[index].name, kind, float(value), metric, change.bytes,
+                                                   change.codebooks))
                     bar.update()
     except KeyboardInterrupt:
         interrupted = True
@@ -96,12 +125,13 @@ class _changed:
     """Context manager: the layer as one sweep point sets it (_C.sweep_change) inside, exactly as it
     was after (also when the body raises)."""
 
-    def __init__(self, module: torch.nn.Module, entry, kind: str, value):
-        self.module, self.entry, self.kind, self.value = module, entry, kind, value
+    def __init__(self, module: torch.nn.Module, entry, kind: str, value, clustering):
+        self.module, self.entry, self.kind, self.value, self.clustering = module, entry, kind, value, clustering
 
     def __enter__(self):
         module = self.module
-        weight, codebook, indices = _C.sweep_change(self.entry, self.kind, self.value, "deepcomp.sensitivity")
+        weight, codebook, indices, self.bytes, self.codebooks = _C.sweep_change(
+            self.entry, self.kind, self.value, self.clustering, "deepcomp.sensitivity")
         with torch.no_grad():
             if isinstance(module, SharedLayer):  # no dense weight to write: swap codebook and indices
                 self.saved = (module.codebook, module.indices)
@@ -123,6 +153,18 @@ class _changed:
         stem = weight_stem(self.module)  # attention's are in_proj_codebook and in_proj_indices
         setattr(self.module, stem + "codebook", codebook)
         setattr(self.module, stem + "indices", indices)
+
+
+def _clustering(quantize_options: Optional[Mapping]):
+    options = {} if quantize_options is None else quantize_options
+    if not isinstance(options, Mapping):
+        raise TypeError(f"deepcomp.sensitivity: quantize_options must be a dict of deepcomp.quantize keywords, "
+                        f"got {type(options).__name__}")
+    unknown = sorted(set(options) - set(_CLUSTERING_KEYWORDS))
+    if unknown:
+        raise TypeError(f"deepcomp.sensitivity: quantize_options takes {', '.join(_CLUSTERING_KEYWORDS)}; "
+                        f"got {', '.join(map(str, unknown))}")
+    return clustering_options("deepcomp.sensitivity", **options)
 
 
 def _metric(evaluate, model) -> float:

@@ -285,7 +285,7 @@ def test_to_dict_round_trips():
     report = _synthetic_report()
     data = report.to_dict()
     assert data["baseline"] == 0.9 and data["interrupted"] is False
-    assert data["points"][0] == {"layer": "0", "kind": "prune", "value": 0.2, "metric": 0.9}
+    assert data["points"][0] == {"layer": "0", "kind": "prune", "value": 0.2, "metric": 0.9, "bytes": 0, "codebooks": 0}
     again = SensitivityReport(data["baseline"], [SensitivityPoint(**p) for p in data["points"]], data["interrupted"])
     assert again == report
     text = str(report)

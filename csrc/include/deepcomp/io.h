@@ -90,6 +90,8 @@ using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 // temporary file beside it, fsync, rename) and reports the file. Throws c10::ValueError for bad
 // options or names, an OSError-like std::system_error when the file cannot be written.
 FileReport save_state(const NamedTensors& state, const std::string& path, const SaveOptions& options = {});
+// The model's parameters and buffers by qualified name: what save stores.
+NamedTensors named_tensors(const torch::nn::Module& model);
 // save_state of the model's parameters and buffers.
 FileReport save(const torch::nn::Module& model, const std::string& path, const SaveOptions& options = {});
 

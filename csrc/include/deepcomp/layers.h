@@ -37,6 +37,9 @@ struct LayerKind {
   std::string_view shared;  // what quantize makes of it
   int64_t default_bits;     // the paper's codebook width for its dense kind
   InputLayout input;
+  // The weight's tensors are `<stem>weight`, `<stem>mask`, `<stem>codebook`, `<stem>indices`: stem ""
+  // for most layers, "in_proj_" for MultiheadAttention's packed projection (as torch names it).
+  std::string_view weight_stem;
 };
 
 // Every kind, dense ones first.

@@ -89,6 +89,14 @@ struct QuantizePlan {
 QuantizePlan plan_quantize(const ModelEntries& model, const QuantizeOptions& options,
                            const std::string& caller = "deepcomp::quantize");
 
+// The checks plan_quantize makes of options.init, method, seed and group_size (c10::ValueError).
+void check_cluster_options(const QuantizeOptions& options, const std::string& caller = "deepcomp::quantize");
+// One layer clustered to `bits` as plan_quantize clusters it: options.init, method, seed, group_size,
+// and the layer's importance (options.importance, else options.calibration's input moments). Errors
+// name the layer.
+nn::SharedWeight cluster_layer(const ModuleEntry& layer, int64_t bits, const QuantizeOptions& options,
+                               const std::string& caller = "deepcomp::quantize");
+
 // Quantizes the selected layers of `model` (see above) and reports each; warns (TORCH_WARN) about
 // the weighted layers it skipped. Every check and every clustering runs before any layer is
 // replaced, so on an error (c10::ValueError / TypeError naming the layer) the model is as it was.

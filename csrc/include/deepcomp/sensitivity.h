@@ -8,8 +8,10 @@
 // itself (no training inside it).
 #pragma once
 
+#include <deepcomp/io.h>
 #include <deepcomp/layers.h>
 #include <deepcomp/nn/shared_layer.h>
+#include <deepcomp/quantize.h>
 
 #include <torch/nn/module.h>
 
@@ -28,8 +30,11 @@ struct SensitivityOptions {
   // top of a masked layer's mask); nullopt skips the pruning sweep. Default 0.1, 0.2, ..., 0.9.
   std::optional<std::vector<double>> sparsities = std::vector<double>{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
   // Widths in 1..8 to quantize each layer to alone (its kept weights replaced by their k-means
-  // centroids, linear init, Lloyd: what deepcomp::quantize builds); nullopt (default) skips the sweep.
+  // centroids, as deepcomp::quantize with `quantize` builds them); nullopt (default) skips the sweep.
   std::optional<std::vector<int64_t>> bits;
+  // How the bits sweep clusters a layer: quantize's init, method, seed, group_size and importance /
+  // calibration (its bits, layers and exclude are not used). Default: linear init, Lloyd, one codebook.
+  QuantizeOptions quantize;
   // Qualified names of the layers to measure; default every torch::nn::Linear, torch::nn::Conv2d,
   // deepcomp::nn::MaskedLinear and MaskedConv2d (named_modules() order), and in the bits sweep also
   // every SharedLinear and SharedConv2d.
@@ -45,6 +50,18 @@ struct SensitivityPoint {
   std::string kind;
   double value = 0;
   double metric = 0;
+  // Kind "quantize": the bytes the layer's weight takes in a .dcz file at that width (save's default
+  // options; in a file whose other codebooks are grouped as this one is or is not), and its codebooks
+  // (1, or its groups); 0 for kind "prune".
+  int64_t bytes = 0;
+  int64_t codebooks = 0;
+};
+
+// Per-layer widths for a file-size budget (SensitivityReport::bits_for_budget).
+struct BitBudget {
+  std::map<std::string, int64_t> bits;  // per measured layer: QuantizeOptions::bits
+  int64_t file_bytes = 0;  // the file's size with those widths (save's default options), as estimated
+  double metric = 0;       // the baseline less the sum of the chosen widths' measured drops
 };
 
 struct SensitivityReport {
@@ -75,6 +92,17 @@ struct SensitivityReport {
                                               bool higher_is_better = true) const;
   std::map<std::string, double> sensitivities(torch::nn::Module& model, double max_drop,
                                               bool higher_is_better = true) const;
+  // Mixed precision for a file of at most max_bytes: a width for each layer of the bits sweep, from
+  // the widths it measured, that loses the least metric in all. Each layer starts at its widest width;
+  // then, while the file is too large, the one change of one layer to a narrower width that costs the
+  // least metric per byte saved is made; then, while one fits, the widening that regains the most
+  // metric per byte (the last narrowing may have saved more than needed). The metric lost is taken as the sum of each layer's drop
+  // measured alone (an estimate: layers interact); the file's size is exact for the state as saved
+  // (state: the model the report measured, its parameters and buffers), with each layer's weight
+  // replaced by its point's bytes. Throws c10::ValueError for max_bytes <= 0, no bits sweep, a layer
+  // the state lacks, or a budget the narrowest widths do not fit (naming the smallest file they make).
+  BitBudget bits_for_budget(const NamedTensors& state, int64_t max_bytes, bool higher_is_better = true) const;
+  BitBudget bits_for_budget(const torch::nn::Module& model, int64_t max_bytes, bool higher_is_better = true) const;
 };
 // The baseline, the table of each kind present, and a line when interrupted.
 std::ostream& operator<<(std::ostream& stream, const SensitivityReport& report);
@@ -95,14 +123,16 @@ SensitivityPlan plan_sensitivity(const ModelEntries& model, const SensitivityOpt
                                  const std::string& caller = "deepcomp::sensitivity");
 
 // A measured layer as one point of a sweep sets it: its weight pruned to `value` sparsity (kind
-// "prune"), or its kept weights replaced by their centroids for `value` bits (kind "quantize"; a shared
-// layer takes the clustering itself). Errors (c10::ValueError) name the layer.
+// "prune"), or its kept weights replaced by their centroids for `value` bits, clustered as `clustering`
+// says (kind "quantize"; a shared layer takes the clustering itself). Errors (c10::ValueError) name the layer.
 struct SweepChange {
   torch::Tensor weight;     // the changed dense weight, the layer's shape
   nn::SharedWeight shared;  // kind "quantize": the codebook, indices and mask behind it
+  int64_t bytes = 0;        // kind "quantize": the weight's bytes in a .dcz file (SensitivityPoint::bytes)
+  int64_t codebooks = 0;    // kind "quantize": 1, or the groups of per-group codebooks
 };
 SweepChange sweep_change(const ModuleEntry& layer, const std::string& kind, double value,
-                         const std::string& caller = "deepcomp::sensitivity");
+                         const QuantizeOptions& clustering = {}, const std::string& caller = "deepcomp::sensitivity");
 
 // Calls evaluate(model) once unchanged (the baseline), then once per selected layer and value with
 // only that layer pruned (all sparsities) and then once per layer and width quantized (all bits).

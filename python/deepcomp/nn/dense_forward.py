@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.modules.conv import _ConvTransposeNd
 
+from .. import _C
+
 # Constructor arguments that are not options of the layer.
 _NOT_OPTIONS = {"self", "device", "dtype", "_weight", "_freeze"}
 # Options a layer keeps as tensors rather than under the argument's name.
@@ -17,8 +19,9 @@ _OPTIONS_AS_TENSORS = {
                                   "add_bias_kv": lambda layer: layer.bias_k is not None},
 }
 # The torch layers whose weight is not called `weight`: `<stem>weight`, with the twins' `<stem>mask`,
-# `<stem>codebook` and `<stem>indices` (as the .dcz records them; csrc/pipeline/weight_names.h).
-WEIGHT_STEMS = {torch.nn.MultiheadAttention: "in_proj_"}
+# `<stem>codebook` and `<stem>indices` (as the .dcz records them): the layer table's stems (C++ layer_kinds()).
+WEIGHT_STEMS = {getattr(torch.nn, row["name"]): row["weight_stem"]
+                for row in _C.layer_kinds() if row["stage"] == "dense" and row["weight_stem"]}
 
 
 def weight_stem(module: torch.nn.Module) -> str:
