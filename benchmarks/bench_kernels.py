@@ -9,6 +9,8 @@ inference  Fully connected layers at the paper's densities with 5-bit codebooks 
            Goals: batch 1 >= 3x dense and >= 60 % of the bandwidth, batch 8 >= 1.5x dense, >= 2x CSR.
 training   (CUDA) forward+backward at batch 256 of MaskedLinear (pruned to the density) and
            SharedLinear (5 bits) against nn.Linear, float32 and bfloat16. Goals: <= 1.05x and <= 1.15x.
+           Then the pruned SharedLinear at batch 8 and 16, where it runs from its kept weights only
+           (compressed_linear and compressed_linear_codebook_grad), against nn.Linear, float32.
 kmeans     kmeans_quantize (k = 32 and 256) and codebook_grad on --weights values on the device.
 
 Run from the repository root:  .venv/bin/python benchmarks/bench_kernels.py [--device cuda]
@@ -156,6 +158,22 @@ def training(args) -> None:
                          f"{t['masked'] / t['dense']:.2f}x", f"{t['shared'] / t['dense']:.2f}x"))
     print("training, cuda, batch 256, forward+backward; goals: masked <= 1.05x, shared <= 1.15x dense")
     print(format_table(("layer", "dtype", "dense ms", "masked", "shared"), rows))
+    rows = []
+    for name, in_features, out_features, density in LAYERS:
+        dense = torch.nn.Sequential(torch.nn.Linear(in_features, out_features)).to(args.device)
+        shared = torch.nn.Sequential(torch.nn.Linear(in_features, out_features)).to(args.device)
+        deepcomp.prune(shared, sparsity=1 - density)
+        deepcomp.quantize(shared, bits=BITS)
+        for batch in (8, 16):
+            x = torch.randn(batch, in_features, device=args.device, requires_grad=True)
+
+            def step(module):
+                return lambda: (module(x).sum().backward(), module.zero_grad(set_to_none=True))
+
+            t = timer.medians({"dense": step(dense), "shared": step(shared)})
+            rows.append((name, batch, f"{1e3 * t['dense']:.3f}", f"{t['shared'] / t['dense']:.2f}x"))
+    print("\ntraining, cuda, small batches, forward+backward of the pruned shared layer (its kept weights only)")
+    print(format_table(("layer", "batch", "dense ms", "pruned shared"), rows))
 
 
 def kmeans(args) -> None:

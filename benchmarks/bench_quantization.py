@@ -236,10 +236,10 @@ def make_layer_variants(dense: torch.nn.Module) -> dict:
             "pruned+shared": shared_type.from_dense(pruned[0], bits)}
 
 
-def bench_layer(make_dense, input_shape, args) -> dict:
+def bench_layer(dense, make_input, args) -> dict:
     """Seconds per iteration for each variant: {variant: [times]}, round-robin as in bench_pruning."""
-    variants = make_layer_variants(make_dense())
-    x = torch.randn(input_shape, requires_grad=True)
+    variants = make_layer_variants(dense)
+    x = make_input("cpu", torch.float32).requires_grad_()
     for _ in range(args.layer_warmup):
         for module in variants.values():
             step(module, x)
@@ -254,8 +254,10 @@ def bench_layers(args) -> list:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     results = []
-    for shape, make_dense, input_shape in SHAPES:
-        results += summarize(shape, bench_layer(make_dense, input_shape, args))
+    for shape, make_dense, make_input in SHAPES:
+        dense = make_dense()
+        if type(dense) in LAYER_BITS:  # bench_pruning's Linear and Conv2d shapes
+            results += summarize(shape, bench_layer(dense, make_input, args))
     return results
 
 

@@ -1,6 +1,8 @@
-// CUDA kernel of shared_linear's forward at small batches (twin: csrc/ops/cpu/shared_linear.cpp;
-// larger batches and the backward: csrc/ops/composite/shared_linear.cpp, decode then cuBLAS).
-// At batch <= 16 a GEMM streams the weight once and is bound by memory; this kernel reads the uint8
+// CUDA kernels of shared_linear and its backward (twin: csrc/ops/cpu/shared_linear.cpp). A layer
+// pruned enough, at a batch of at most 16, is computed from its kept weights only (ops/packed_rows.h:
+// compressed_linear and compressed_linear_codebook_grad, forward and backward); larger batches decode
+// the weight and call cuBLAS (composite/shared_linear_decoded.h), forward and backward.
+// Unpruned, at batch <= 16 a GEMM streams the weight once and is bound by memory; this kernel reads the uint8
 // indices and bool mask instead (2 bytes per weight, not 4 of a float32 weight) and never
 // materialises the dense weight: one warp per output row, 4 columns per lane and step, the codebook
 // in shared memory (a grouped codebook: one table per warp, of codebook row r·groups / out_features
@@ -16,6 +18,7 @@
 #include "common.cuh"
 #include "ops/checks.h"
 #include "ops/composite/shared_linear_decoded.h"
+#include "ops/packed_rows.h"
 
 namespace deepcomp::ops {
 namespace {
@@ -106,6 +109,11 @@ at::Tensor shared_linear_cuda(const at::Tensor& input, const at::Tensor& indices
   DEEPCOMP_CHECK(input.device() == indices.device() && (!has_bias || bias->device() == input.device()),
                  "shared_linear: input (", input.device(), ") and bias must be on the shared weight's device (",
                  indices.device(), ")");
+  if (same_dtypes) {
+    if (const auto rows = sparse_rows(input, indices, mask, codebook)) {
+      return compressed_linear(input, rows->row_ptr, rows->entries, codebook, bias);
+    }
+  }
   // out_features == 0 would launch no blocks (an invalid configuration).
   if (x.size(0) == 0 || x.size(0) > kMaxSmallBatch || out_features == 0 ||
       codebook_codes(codebook) > cuda::kCodebookTableSize || !same_dtypes) {
@@ -129,8 +137,27 @@ at::Tensor shared_linear_cuda(const at::Tensor& input, const at::Tensor& indices
   return out.view(shape);
 }
 
+std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_linear_backward_cuda(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
+    const at::Tensor& codebook, std::array<bool, 3> output_mask) {
+  check_shared_linear(input, indices, mask, codebook);
+  const bool same = grad_output.scalar_type() == codebook.scalar_type() && input.scalar_type() == codebook.scalar_type() &&
+                    grad_output.device() == indices.device() && input.device() == indices.device();
+  if (same) {
+    if (const auto rows = sparse_rows(grad_output, indices, mask, codebook)) {
+      const auto x = input.reshape({-1, indices.size(1)}).contiguous();
+      const auto grad = grad_output.reshape({-1, indices.size(0)}).contiguous();
+      return packed_shared_linear_backward(grad, x, input, indices, mask, codebook, *rows, output_mask);
+    }
+  }
+  return shared_linear_backward_decoded(grad_output, input, indices, mask, codebook, output_mask);
+}
+
 }  // namespace
 
-TORCH_LIBRARY_IMPL(deepcomp, CUDA, m) { m.impl("shared_linear", &shared_linear_cuda); }
+TORCH_LIBRARY_IMPL(deepcomp, CUDA, m) {
+  m.impl("shared_linear", &shared_linear_cuda);
+  m.impl("shared_linear_backward", &shared_linear_backward_cuda);
+}
 
 }  // namespace deepcomp::ops

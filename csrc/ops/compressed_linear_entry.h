@@ -26,8 +26,8 @@ using CompressedLinearInto = bool (*)(at::Tensor& out, const at::Tensor& input, 
                                       const at::Tensor& entries, const at::Tensor& codebook, const at::Tensor& bias);
 
 inline void check_compressed_linear(const at::Tensor& input, const at::Tensor& row_ptr, const at::Tensor& entries,
-                                    const at::Tensor& codebook, const std::optional<at::Tensor>& bias) {
-  constexpr const char* op = "compressed_linear";
+                                    const at::Tensor& codebook, const std::optional<at::Tensor>& bias,
+                                    const char* op = "compressed_linear") {
   DEEPCOMP_CHECK(input.is_floating_point() && input.dim() >= 1, op,
                  ": input must be a floating-point tensor (*, in_features), got ", input.scalar_type(), " of shape ",
                  input.sizes());
@@ -76,6 +76,45 @@ at::Tensor compressed_linear_entry(const at::Tensor& input, const at::Tensor& ro
   auto shape = input.sizes().vec();
   shape.back() = out_features;
   return out.view(shape);
+}
+
+// The codebook's gradient for compressed_linear's weight, without decoding it: grad_codebook[i] =
+// Σ over the kept entries (r, c, i) of grad_output[:, r] · input[:, c] (a sampled dense-dense product
+// reduced by cluster), into `out` (num_codes, input's dtype). grad (batch, out_features) and input
+// (batch, in_features) are contiguous. Returns false when an entry's column or index, or row_ptr, is
+// out of range (the CPU twin; the CUDA twin makes the result NaN instead of stalling the stream).
+using CompressedLinearCodebookGradInto = bool (*)(at::Tensor& out, const at::Tensor& grad, const at::Tensor& input,
+                                                   const at::Tensor& row_ptr, const at::Tensor& entries);
+
+template <CompressedLinearCodebookGradInto into>
+at::Tensor compressed_linear_codebook_grad_entry(const at::Tensor& grad_output, const at::Tensor& input,
+                                                 const at::Tensor& row_ptr, const at::Tensor& entries,
+                                                 int64_t num_codes) {
+  constexpr const char* op = "compressed_linear_codebook_grad";
+  DEEPCOMP_CHECK(num_codes >= 1 && num_codes <= 256, op, ": num_codes must be in 1..256, got ", num_codes);
+  DEEPCOMP_CHECK(grad_output.is_floating_point() && grad_output.dim() >= 1, op,
+                 ": grad_output must be a floating-point tensor (*, out_features), got ", grad_output.scalar_type(),
+                 " of shape ", grad_output.sizes());
+  DEEPCOMP_CHECK(grad_output.scalar_type() == input.scalar_type(), op, ": grad_output dtype ",
+                 grad_output.scalar_type(), " differs from input dtype ", input.scalar_type());
+  // The checks compressed_linear makes of input, row_ptr and entries; a stand-in codebook of input's dtype.
+  const auto codebook = at::empty({num_codes}, input.options());
+  check_compressed_linear(input, row_ptr, entries, codebook, std::nullopt, op);
+  const int64_t out_features = row_ptr.numel() - 1;
+  DEEPCOMP_CHECK(grad_output.size(-1) == out_features && grad_output.sizes().slice(0, grad_output.dim() - 1) ==
+                                                             input.sizes().slice(0, input.dim() - 1),
+                 op, ": grad_output must be (*, out_features) = input's leading dimensions and ", out_features,
+                 ", got ", grad_output.sizes(), " for input ", input.sizes());
+  DEEPCOMP_CHECK(grad_output.device() == input.device(), op, ": grad_output is on ", grad_output.device(),
+                 ", input on ", input.device());
+  const int64_t batch = c10::multiply_integers(input.sizes().slice(0, input.dim() - 1));
+  auto out = at::zeros({num_codes}, input.options());
+  DEEPCOMP_CHECK(into(out, grad_output.reshape({batch, out_features}).contiguous(),
+                      input.reshape({batch, input.size(-1)}).contiguous(), row_ptr.contiguous(), entries.contiguous()),
+                 op, ": malformed compressed weight: row_ptr must rise from 0 to entries.numel() = ", entries.numel(),
+                 ", and every entry's column must be < in_features = ", input.size(-1), " and its index < num_codes = ",
+                 num_codes);
+  return out;
 }
 
 }  // namespace deepcomp::ops

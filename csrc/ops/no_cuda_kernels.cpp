@@ -9,8 +9,9 @@
 namespace deepcomp::ops {
 namespace {
 
-constexpr const char* kDeviceSpecificOps[] = {"apply_mask", "apply_mask_", "codebook_decode", "codebook_grad",
-                                              "compressed_linear"};
+constexpr const char* kDeviceSpecificOps[] = {"apply_mask",        "apply_mask_",
+                                              "codebook_decode",   "codebook_grad",
+                                              "compressed_linear", "compressed_linear_codebook_grad"};
 
 void no_cuda_kernel(const c10::OperatorHandle& op, torch::jit::Stack*) {
   DEEPCOMP_CHECK(false, op.schema().name(),

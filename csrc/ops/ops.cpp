@@ -138,6 +138,14 @@ at::Tensor compressed_linear(const at::Tensor& input, const at::Tensor& row_ptr,
   return handle.call(input, row_ptr, entries, codebook, bias);
 }
 
+at::Tensor compressed_linear_codebook_grad(const at::Tensor& grad_output, const at::Tensor& input,
+                                           const at::Tensor& row_ptr, const at::Tensor& entries, int64_t num_codes) {
+  static const auto handle =
+      op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t)>(
+          "deepcomp::compressed_linear_codebook_grad");
+  return handle.call(grad_output, input, row_ptr, entries, num_codes);
+}
+
 bool built_with_cuda() {
 #ifdef DEEPCOMP_WITH_CUDA
   return true;

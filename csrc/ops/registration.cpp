@@ -66,4 +66,10 @@ TORCH_LIBRARY(deepcomp, m) {
   m.def("compressed_linear_pack(Tensor indices, Tensor mask) -> (Tensor, Tensor)");
   // input (*, in_features) -> (*, out_features). No autograd: for inference.
   m.def("compressed_linear(Tensor input, Tensor row_ptr, Tensor entries, Tensor codebook, Tensor? bias) -> Tensor");
+  // The gradient of compressed_linear's codebook (num_codes centroids) from grad_output (*, out_features)
+  // and input (*, in_features): entry (r, c, i) adds grad_output[:, r] · input[:, c] to centroid i. What
+  // a pruned shared linear layer's backward needs, read from its kept weights only.
+  m.def(
+      "compressed_linear_codebook_grad(Tensor grad_output, Tensor input, Tensor row_ptr, Tensor entries, "
+      "int num_codes) -> Tensor");
 }

@@ -116,6 +116,14 @@ def compressed_linear(input: torch.Tensor, row_ptr: torch.Tensor, entries: torch
     return _ops.compressed_linear.default(input, row_ptr, entries, codebook, bias)
 
 
+def compressed_linear_codebook_grad(grad_output: torch.Tensor, input: torch.Tensor, row_ptr: torch.Tensor,
+                                    entries: torch.Tensor, num_codes: int) -> torch.Tensor:
+    """The gradient of compressed_linear's codebook (num_codes centroids) for grad_output (*, out_features)
+    at input (*, in_features): each kept weight (row r, column c, index i) adds grad_output[..., r] ·
+    input[..., c], summed over the leading dimensions, to entry i. Reads the kept weights only."""
+    return _ops.compressed_linear_codebook_grad.default(grad_output, input, row_ptr, entries, num_codes)
+
+
 def compressed_linear_cpu_isa() -> str:
     """The SIMD variant of compressed_linear's CPU kernel chosen on this machine, as ATen chooses its own
     (the environment variable ATEN_CPU_CAPABILITY overrides it): "avx512", "avx2" or "portable"."""
@@ -216,3 +224,8 @@ def _compressed_linear_pack_fake(indices, mask):
 @torch.library.register_fake("deepcomp::compressed_linear")
 def _compressed_linear_fake(input, row_ptr, entries, codebook, bias):
     return input.new_empty((*input.shape[:-1], row_ptr.shape[0] - 1))
+
+
+@torch.library.register_fake("deepcomp::compressed_linear_codebook_grad")
+def _compressed_linear_codebook_grad_fake(grad_output, input, row_ptr, entries, num_codes):
+    return input.new_empty((num_codes,))

@@ -106,3 +106,49 @@ TEST_CASE("CompressedLinear computes what the SharedLinear it came from does", "
   CHECK(relative_error(compressed(x), shared(x)) < 1e-5);  // the clone owns its tensors
   CHECK(copy->named_buffers().size() == 4);
 }
+
+TEST_CASE("compressed_linear_codebook_grad equals codebook_grad of the dense weight gradient",
+          "[compressed_linear][codebook_grad]") {
+  torch::manual_seed(42);
+  for (const auto keep : {0.02, 0.1, 0.6}) {  // rows shorter and longer than the 32 clusters
+    const auto w = random_shared_weight(70, 300, keep);
+    const auto [row_ptr, entries] = deepcomp::ops::compressed_linear_pack(w.indices, w.mask);
+    for (const int64_t batch : {1, 5, 33}) {
+      const auto x = torch::randn({batch, 300}, torch::kDouble), g = torch::randn({batch, 70}, torch::kDouble);
+      const auto reference = deepcomp::ops::codebook_grad(g.t().mm(x), w.indices, w.mask, 32, 1);
+      INFO("keep " << keep << ", batch " << batch);
+      CHECK(relative_error(deepcomp::ops::compressed_linear_codebook_grad(g, x, row_ptr, entries, 32), reference) <
+            1e-12);
+      // float: the products in float, their sums in double
+      CHECK(relative_error(deepcomp::ops::compressed_linear_codebook_grad(g.to(torch::kFloat), x.to(torch::kFloat),
+                                                                           row_ptr, entries, 32)
+                               .to(torch::kDouble),
+                           reference) < 1e-5);
+    }
+  }
+  // leading dimensions are summed over, as the layer's batch is
+  const auto w = random_shared_weight(6, 10, 0.5, 4);
+  const auto [row_ptr, entries] = deepcomp::ops::compressed_linear_pack(w.indices, w.mask);
+  const auto x = torch::randn({2, 3, 10}), g = torch::randn({2, 3, 6});
+  CHECK(relative_error(deepcomp::ops::compressed_linear_codebook_grad(g, x, row_ptr, entries, 4),
+                       deepcomp::ops::compressed_linear_codebook_grad(g.view({6, 6}), x.view({6, 10}), row_ptr, entries,
+                                                                      4)) < 1e-6);
+}
+
+TEST_CASE("compressed_linear_codebook_grad rejects what it cannot use", "[compressed_linear][codebook_grad][errors]") {
+  const auto w = random_shared_weight(4, 8, 0.5, 4);
+  const auto [row_ptr, entries] = deepcomp::ops::compressed_linear_pack(w.indices, w.mask);
+  const auto x = torch::randn({2, 8}), g = torch::randn({2, 4});
+  auto bad_index = entries.clone();
+  bad_index[0] = 7;
+  CHECK_THROWS_WITH(deepcomp::ops::compressed_linear_codebook_grad(g, x, row_ptr, bad_index, 4),
+                    Catch::Contains("compressed_linear_codebook_grad: malformed compressed weight"));
+  CHECK_THROWS_WITH(deepcomp::ops::compressed_linear_codebook_grad(g, x, row_ptr, entries, 0),
+                    Catch::Contains("num_codes must be in 1..256"));
+  CHECK_THROWS_WITH(deepcomp::ops::compressed_linear_codebook_grad(torch::randn({3, 4}), x, row_ptr, entries, 4),
+                    Catch::Contains("grad_output must be (*, out_features)"));
+  CHECK_THROWS_WITH(deepcomp::ops::compressed_linear_codebook_grad(g.to(torch::kDouble), x, row_ptr, entries, 4),
+                    Catch::Contains("grad_output dtype"));
+  CHECK_THROWS_WITH(deepcomp::ops::compressed_linear_codebook_grad(g, x, row_ptr, entries.to(torch::kLong), 4),
+                    Catch::Contains("compressed_linear_codebook_grad: entries must be a 1-D int32"));
+}

@@ -45,6 +45,17 @@ def test_compressed_linear_on_cuda_equals_the_cpu_kernel():
         assert ref.relative_error(gpu.cpu(), cpu) < 1e-5
 
 
+@pytest.mark.parametrize("batch", [1, 8, 40])
+def test_codebook_grad_from_the_kept_weights_equals_the_dense_reduction(device, batch):
+    indices, mask, _ = _shared_weight(130, 257, keep=0.09, device=device)
+    row_ptr, entries = ops.compressed_linear_pack(indices, mask)
+    x, grad = torch.randn(batch, 257, device=device), torch.randn(batch, 130, device=device)
+    got = ops.compressed_linear_codebook_grad(grad, x, row_ptr, entries, 32)
+    want = ops.codebook_grad(grad.double().t() @ x.double(), indices, mask, 32)
+    assert got.dtype == torch.float32 and got.shape == (32,)
+    assert ref.relative_error(got, want) < 1e-5
+
+
 def test_pack_lists_kept_weights_row_by_row(device):
     indices = torch.tensor([[3, 1, 4], [1, 5, 9]], dtype=torch.uint8, device=device)
     mask = torch.tensor([[True, False, True], [False, False, True]], device=device)

@@ -121,6 +121,11 @@ std::tuple<at::Tensor, at::Tensor> compressed_linear_pack(const at::Tensor& indi
 // codebook and bias in the input's dtype. For inference: no autograd.
 at::Tensor compressed_linear(const at::Tensor& input, const at::Tensor& row_ptr, const at::Tensor& entries,
                              const at::Tensor& codebook, const std::optional<at::Tensor>& bias);
+// The gradient of compressed_linear's codebook (1-D, num_codes centroids) for grad_output
+// (*, out_features) at input (*, in_features): each kept weight (row r, column c, index i) adds
+// grad_output[:, r] · input[:, c] to entry i. Reads the kept weights only; in the input's dtype.
+at::Tensor compressed_linear_codebook_grad(const at::Tensor& grad_output, const at::Tensor& input,
+                                           const at::Tensor& row_ptr, const at::Tensor& entries, int64_t num_codes);
 
 // True when this libdeepcomp was built with its CUDA kernels.
 bool built_with_cuda();

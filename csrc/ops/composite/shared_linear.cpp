@@ -6,8 +6,6 @@
 #include <deepcomp/ops.h>
 
 #include "ops/checks.h"
-#include "ops/codebook_grad_like.h"
-#include "ops/composite/dense_backward.h"
 #include "ops/composite/shared_linear_decoded.h"
 
 namespace deepcomp::ops {
@@ -23,12 +21,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_linear_backward_composite(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
     const at::Tensor& codebook, std::array<bool, 3> output_mask) {
   check_shared_linear(input, indices, mask, codebook);
-  auto [grad_input, grad_weight, grad_bias] =
-      linear_backward(grad_output, input, indices.size(0), indices.size(1),
-                      [&] { return codebook_decode(indices, mask, codebook); }, output_mask);
-  const auto grad_codebook =
-      grad_weight.defined() ? codebook_grad_like(grad_weight, indices, mask, codebook) : at::Tensor();
-  return {grad_input, grad_codebook, grad_bias};
+  return shared_linear_backward_decoded(grad_output, input, indices, mask, codebook, output_mask);
 }
 
 }  // namespace

@@ -16,7 +16,7 @@
 #include "ops/codebook_layout.h"
 #include "ops/cpu/codebook_rows.h"
 #include "ops/compressed_linear_entry.h"
-#include "ops/cpu/packed_rows.h"
+#include "ops/packed_rows.h"
 
 namespace deepcomp::ops {
 namespace {
@@ -65,22 +65,6 @@ at::Tensor decoded_rows(const at::Tensor& indices, const at::Tensor& mask, const
   return weight;
 }
 
-// The packed rows of a layer pruned enough for the sparse paths (packed_rows.h), else null. The
-// packed path needs the input in the codebook's dtype, every kept index inside the codebook and one
-// codebook for the whole layer (the transposed rows of the input gradient would mix groups).
-std::shared_ptr<const PackedRows> sparse_rows(const at::Tensor& input, const at::Tensor& indices,
-                                              const at::Tensor& mask, const at::Tensor& codebook,
-                                              Packing packing = Packing::kRows) {
-  if (codebook.dim() != 1 || !sparse_wins(mask) || input.scalar_type() != codebook.scalar_type() ||
-      std::max(indices.size(0), indices.size(1)) >= kCompressedMaxInFeatures) {
-    return nullptr;
-  }
-  auto rows = packed_rows(indices, mask, packing);
-  DEEPCOMP_CHECK(rows->codes_used <= codebook.numel(), "shared_linear: indices hold a kept value >= the codebook's ",
-                 codebook.numel(), " entries");
-  return rows;
-}
-
 at::Tensor shared_linear_cpu(const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
                              const at::Tensor& codebook, const std::optional<at::Tensor>& bias) {
   check_shared_linear(input, indices, mask, codebook);
@@ -117,14 +101,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_linear_backward_cpu(
   const auto grad = grad_output.reshape({-1, out_features}).contiguous();
   const auto index = indices.contiguous(), keep = mask.contiguous();
   if (const auto rows = sparse_rows(grad_output, index, keep, codebook)) {
-    at::Tensor grad_input;
-    if (output_mask[0]) {  // grad · W = grad · (Wᵀ)ᵀ: the forward's kernel over Wᵀ's packed rows
-      const auto transposed = sparse_rows(grad_output, index, keep, codebook, Packing::kTransposed);
-      grad_input = compressed_linear(grad, transposed->row_ptr, transposed->entries, codebook, {});
-    }
-    return {output_mask[0] ? grad_input.view(input.sizes()) : at::Tensor(),
-            output_mask[1] ? packed_codebook_grad_cpu(grad, x, *rows, codebook) : at::Tensor(),
-            output_mask[2] ? grad.sum(0) : at::Tensor()};
+    return packed_shared_linear_backward(grad, x, input, index, keep, codebook, *rows, output_mask);
   }
   const Blocks blocks(out_features, in_features, x.size(0));
   const int64_t slots = blocks.slots();

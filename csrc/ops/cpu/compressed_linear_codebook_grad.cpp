@@ -1,44 +1,20 @@
-#include "ops/cpu/packed_rows.h"
-
+// CPU kernel of compressed_linear_codebook_grad (twin: cuda/compressed_linear_codebook_grad.cu): the
+// codebook gradient of a pruned shared linear layer from its kept weights only. Rows spread over the
+// threads, each adding into its own 256 sums in double (a cluster gathers up to millions of terms),
+// which are added up at the end.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
-
-#include <deepcomp/ops.h>
+#include <torch/library.h>
 
 #include <algorithm>
 #include <array>
-#include <memory>
 #include <vector>
 
-#include "ops/kept_fraction.h"
-#include "ops/tensor_memo.h"
+#include "ops/compressed_linear_entry.h"
+#include "ops/cpu/compressed_rows_check.h"
 
 namespace deepcomp::ops {
-
-bool sparse_wins(const at::Tensor& mask) { return mask.is_cpu() && kept_fraction(mask) < kSparseDensity; }
-
-std::shared_ptr<const PackedRows> packed_rows(const at::Tensor& indices, const at::Tensor& mask, Packing packing) {
-  using Memo = TensorMemo<std::shared_ptr<const PackedRows>>;
-  static auto* memos = new std::array<Memo, 2>();  // never destroyed: ops may run during exit
-  auto& memo = (*memos)[packing == Packing::kRows ? 0 : 1];
-  if (auto known = memo.find(indices, mask)) return *known;
-  auto [row_ptr, entries] = packing == Packing::kRows
-                                ? compressed_linear_pack(indices, mask)
-                                : compressed_linear_pack(indices.t().contiguous(), mask.t().contiguous());
-  const auto* entry = reinterpret_cast<const uint32_t*>(entries.const_data_ptr<int32_t>());
-  const int64_t codes_used = at::parallel_reduce(
-      0, entries.numel(), at::internal::GRAIN_SIZE, int64_t{0},
-      [&](int64_t begin, int64_t end, int64_t most) {
-        for (int64_t j = begin; j < end; ++j) most = std::max<int64_t>(most, (entry[j] & 0xffu) + 1);
-        return most;
-      },
-      [](int64_t a, int64_t b) { return std::max(a, b); });
-  auto rows = std::make_shared<const PackedRows>(PackedRows{row_ptr, entries, codes_used});
-  memo.remember(indices, mask, rows);
-  return rows;
-}
-
 namespace {
 
 // Σ_b a[b] · b[b] in eight independent partial sums (vectorised; the order of the additions
@@ -54,21 +30,18 @@ acc_t dot(const acc_t* a, const acc_t* b, int64_t n) {
   return ((sum[0] + sum[1]) + (sum[2] + sum[3])) + ((sum[4] + sum[5]) + (sum[6] + sum[7]));
 }
 
-}  // namespace
-
-at::Tensor packed_codebook_grad_cpu(const at::Tensor& grad, const at::Tensor& input, const PackedRows& rows,
-                                    const at::Tensor& codebook) {
-  const int64_t batch = grad.size(0), out_features = rows.row_ptr.numel() - 1;
-  const int64_t* offsets = rows.row_ptr.const_data_ptr<int64_t>();
-  const auto* entry = reinterpret_cast<const uint32_t*>(rows.entries.const_data_ptr<int32_t>());
-  at::Tensor grad_codebook;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(), "packed_codebook_grad_cpu", [&] {
+bool compressed_linear_codebook_grad_into_cpu(at::Tensor& out, const at::Tensor& grad, const at::Tensor& input,
+                                              const at::Tensor& row_ptr, const at::Tensor& entries) {
+  const int64_t batch = grad.size(0), out_features = row_ptr.numel() - 1, k = out.numel();
+  if (!compressed_rows_well_formed(row_ptr, entries, input.size(1), k)) return false;
+  const int64_t* offsets = row_ptr.const_data_ptr<int64_t>();
+  const auto* entry = reinterpret_cast<const uint32_t*>(entries.const_data_ptr<int32_t>());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(), "compressed_linear_codebook_grad", [&] {
     using acc_t = at::opmath_type<scalar_t>;
     const auto acc = c10::CppTypeToScalarType<acc_t>::value;
     const auto g_t = grad.t().to(acc).contiguous(), x_t = input.t().to(acc).contiguous();
     const acc_t* g = g_t.const_data_ptr<acc_t>();
     const acc_t* x = x_t.const_data_ptr<acc_t>();
-    const int64_t k = codebook.numel();
     // One sum per uint8 code and thread, in double: a cluster gathers up to millions of terms.
     std::vector<double> partial(static_cast<size_t>(at::get_num_threads()) * 256, 0.0);
     at::parallel_for(0, out_features, 1, [&](int64_t first, int64_t last) {
@@ -93,14 +66,21 @@ at::Tensor packed_codebook_grad_cpu(const at::Tensor& grad, const at::Tensor& in
         for (int64_t c = 0; c < k; ++c) sums[c] += dot(g_r, by_cluster.data() + c * batch, batch);
       }
     });
-    auto total = at::zeros({codebook.numel()}, codebook.options().dtype(at::kDouble));
+    auto total = at::zeros({k}, out.options().dtype(at::kDouble));
     double* t = total.mutable_data_ptr<double>();
     for (size_t slot = 0; slot < partial.size(); ++slot) {
-      if (static_cast<int64_t>(slot % 256) < codebook.numel()) t[slot % 256] += partial[slot];
+      if (static_cast<int64_t>(slot % 256) < k) t[slot % 256] += partial[slot];
     }
-    grad_codebook = total.to(codebook.scalar_type());
+    out.copy_(total);
   });
-  return grad_codebook;
+  return true;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(deepcomp, CPU, m) {
+  m.impl("compressed_linear_codebook_grad",
+         &compressed_linear_codebook_grad_entry<compressed_linear_codebook_grad_into_cpu>);
 }
 
 }  // namespace deepcomp::ops
