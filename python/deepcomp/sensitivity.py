@@ -76,8 +76,8 @@ def sensitivity(model: torch.nn.Module, evaluate: Callable[[torch.nn.Module], fl
       width (point.bytes), for report.bits_for_budget.
     quantize_options: how the bits sweep clusters, as deepcomp.quantize's keywords of these names:
       init, method, seed, weights, group_size (default: linear init, Lloyd, one codebook).
-    layers: qualified names (as in model.named_modules()) to measure; default every nn.Linear,
-      nn.Conv2d and masked twin (and, in the bits sweep, shared layer).
+    layers: qualified names (as in model.named_modules()) to measure; default every layer of the types
+      deepcomp.prune takes, plain or masked (and, in the bits sweep, shared).
     exclude: names to leave alone, or a predicate (name, module) -> bool.
     progress: show a tqdm progress bar over the (layer, value) evaluations.
 

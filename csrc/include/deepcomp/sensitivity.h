@@ -35,9 +35,8 @@ struct SensitivityOptions {
   // How the bits sweep clusters a layer: quantize's init, method, seed, group_size and importance /
   // calibration (its bits, layers and exclude are not used). Default: linear init, Lloyd, one codebook.
   QuantizeOptions quantize;
-  // Qualified names of the layers to measure; default every torch::nn::Linear, torch::nn::Conv2d,
-  // deepcomp::nn::MaskedLinear and MaskedConv2d (named_modules() order), and in the bits sweep also
-  // every SharedLinear and SharedConv2d.
+  // Qualified names of the layers to measure; default every layer of the table (layers.h), plain or
+  // masked (named_modules() order), and in the bits sweep also every shared one.
   std::optional<std::vector<std::string>> layers;
   // Leave these qualified names alone.
   std::vector<std::string> exclude;
