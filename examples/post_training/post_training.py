@@ -81,6 +81,13 @@ def widths_for_budget(model, budget_bytes, validation, options, bits=(5, 4, 3, 2
     return report.bits_for_budget(model, budget_bytes).bits
 
 
+def widths_without_data(model, budget_bytes, options):
+    """{layer: bits} for a file of at most budget_bytes from the weights alone (deepcomp.compress_state's
+    max_bytes: the least relative squared weight error per byte saved), for comparison."""
+    _, _, report = deepcomp.compress_state(model.state_dict(), max_bytes=budget_bytes, **options)
+    return {row.name: row.bits for row in report.layers}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--network", choices=["transformer", "resnet"], default="transformer")
@@ -157,6 +164,9 @@ def main():
         measure(f"mixed 2 to 5 bits by sensitivity (exact k-means){name}, a file of at most fp32 / 8",
                 lambda m: deepcomp.quantize(m, bits=widths_for_budget(model, fp32_bytes / 8, validation, options),
                                             **options))
+    measure("mixed 2 to 8 bits by weight error alone, no data (exact k-means), a file of at most fp32 / 8",
+            lambda m: deepcomp.quantize(m, bits=widths_without_data(model, fp32_bytes / 8, {"method": "exact"}),
+                                        method="exact"))
 
     def pruned_and_quantized(m, bits=4):
         deepcomp.prune(m, sparsity=0.5, criterion="activation", calibration=calibration)

@@ -4,11 +4,12 @@ Conv3d weights (a transposed convolution's too), and `<layer>.in_proj_weight` fo
 projection; they go through the same C++ decisions as deepcomp.prune and deepcomp.quantize; the result
 is a state dict deepcomp.save stores compressed."""
 from collections.abc import Mapping
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 
 from . import _C, ops
+from .sensitivity import SensitivityReport
 
 _KIND_OF_RANK = {2: "Linear", 3: "Conv1d", 4: "Conv2d", 5: "Conv3d"}
 # The weights by the last part of their names: `<stem>weight` (the layer table's stems) and the kind a
@@ -17,9 +18,15 @@ _KINDS_OF_STEM = {"": _KIND_OF_RANK, **{row["weight_stem"]: {2: row["name"]} for
                                        if row["stage"] == "dense" and row["weight_stem"]}}
 
 
+# The widths a file-size budget chooses from, by default.
+BUDGET_WIDTHS = (8, 6, 5, 4, 3, 2)
+
+
 def compress_state(state: Mapping, *, sparsity=None, sensitivity=None, bits=None, init: str = "linear",
                    method: str = "lloyd", layers=None, exclude=None, quantize: bool = True,
-                   group_size: Optional[int] = None) -> Tuple[Dict[str, torch.Tensor], Optional["_C.PruneReport"], Optional["_C.QuantizeReport"]]:
+                   group_size: Optional[int] = None, max_bytes: Optional[float] = None,
+                   widths: Sequence[int] = BUDGET_WIDTHS
+                   ) -> Tuple[Dict[str, torch.Tensor], Optional["_C.PruneReport"], Optional["_C.QuantizeReport"]]:
     """(compressed state, prune report or None, quantize report or None) of a state dict.
 
     The layers are the names `<layer>` of the state's floating-point `<layer>.weight` tensors of rank 2
@@ -30,8 +37,16 @@ def compress_state(state: Mapping, *, sparsity=None, sensitivity=None, bits=None
     clustered (bits, init, method, group_size as for deepcomp.quantize). A quantized layer's weight becomes
     `<layer>.codebook`, `.indices` and `.mask`, a pruned one's `<layer>.weight` (0 where pruned) and
     `.mask`: what deepcomp.save stores compressed and deepcomp.load(..., match_layers=True) loads back.
-    Other tensors are kept as they are. Raises what deepcomp.prune / quantize raise, and TypeError for a
-    state that is not a mapping of str to Tensor.
+    Other tensors are kept as they are.
+
+    max_bytes (instead of bits): each layer gets one of `widths` so that deepcomp.save writes a file of at
+    most max_bytes, without data: each layer's cost at a width is its relative squared weight error
+    ‖W − Ŵ‖² / ‖W‖² (clustered as it will be), and SensitivityReport.bits_for_budget narrows, from the
+    widest, the layers that add the least error per file byte saved. With calibration data, measure the
+    model's own output instead (deepcomp.sensitivity, docs/post_training.md).
+
+    Raises what deepcomp.prune / quantize raise, ValueError for both bits= and max_bytes= or a budget
+    the narrowest widths miss, and TypeError for a state that is not a mapping of str to Tensor.
     """
     if not isinstance(state, Mapping):
         raise TypeError(f"compress_state needs a state dict (a Mapping), got {type(state).__name__}")
@@ -54,12 +69,31 @@ def compress_state(state: Mapping, *, sparsity=None, sensitivity=None, bits=None
     if quantize:
         caller = "deepcomp compress"
         clustering = _C.clustering(init, method, 0, {}, None, group_size, caller)
+        if max_bytes is not None:
+            if bits is not None:
+                raise ValueError("compress_state: pass bits= or max_bytes=, not both")
+            bits = _bits_for_budget(out, entries, prefixes, max_bytes, widths, layers, exclude, clustering, caller)
         quantize_report, chosen, weights = _C.plan_quantize(entries, bits, layers, exclude, clustering, caller)
         for index, (codebook, indices, mask) in zip(chosen, weights):
             prefix = prefixes[index]
             del out[prefix + "weight"]
             out.update({prefix + "codebook": codebook, prefix + "indices": indices, prefix + "mask": mask})
     return out, prune_report, quantize_report
+
+
+def _bits_for_budget(state, entries, prefixes, max_bytes, widths, layers, exclude, clustering,
+                     caller) -> Dict[str, int]:
+    """{layer: bits} for a file of at most max_bytes, each layer's cost its relative squared weight error."""
+    (_, values, chosen), = _C.plan_sensitivity(entries, None, list(widths), layers, exclude, clustering, caller)[0]
+    points = []
+    for index in chosen:
+        weight = state[prefixes[index] + "weight"].double()
+        scale = float(weight.pow(2).sum()) or 1.0
+        for value in values:
+            decoded, _, _, size, codebooks = _C.sweep_change(entries[index], "quantize", value, clustering, caller)
+            error = float((decoded.double() - weight).pow(2).sum()) / scale
+            points.append(_C.SensitivityPoint(entries[index].name, "quantize", value, -error, size, codebooks))
+    return SensitivityReport(0.0, points).bits_for_budget(state, max_bytes).bits
 
 
 def _entries(state: Dict[str, torch.Tensor]) -> Tuple[list, list]:

@@ -84,11 +84,11 @@ def _compress(args: argparse.Namespace) -> None:
         raise FileExistsError(f"{args.out!r} exists; pass --force to overwrite it")
     state = _read_checkpoint(args.checkpoint)
     bits = dict(args.layer_bits) if args.layer_bits else args.bits
-    if args.layer_bits and args.bits is not None:
-        raise ValueError("pass --bits or --layer-bits, not both")
+    if sum((args.layer_bits is not None, args.bits is not None, args.max_bytes is not None)) > 1:
+        raise ValueError("pass one of --bits, --layer-bits or --max-bytes")
     state, pruned, quantized = checkpoint.compress_state(
         state, sparsity=args.sparsity, sensitivity=args.sensitivity, bits=bits, layers=args.layers,
-        exclude=args.exclude, quantize=not args.no_quantize, group_size=args.group_size)
+        exclude=args.exclude, quantize=not args.no_quantize, group_size=args.group_size, max_bytes=args.max_bytes)
     for report in (pruned, quantized):
         if report is not None:
             print(_printable(str(report)), end="\n\n")
@@ -191,6 +191,8 @@ def parser() -> argparse.ArgumentParser:
     compress.add_argument("--bits", type=int, help="codebook bits for every layer (default 8 conv, 5 linear)")
     compress.add_argument("--layer-bits", type=_layer_bits, action="append", metavar="LAYER=BITS",
                           help="codebook bits for one layer (repeat for more)")
+    compress.add_argument("--max-bytes", type=int, metavar="N",
+                          help="each layer's bits (8 to 2) for a file of at most N bytes, by least weight error")
     compress.add_argument("--group-size", type=int, metavar="G",
                           help="a codebook per G output channels of each layer (default: one per layer)")
     compress.add_argument("--layers", nargs="+", metavar="LAYER", help="only these layers")

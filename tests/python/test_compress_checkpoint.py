@@ -132,3 +132,31 @@ def test_attention_s_in_proj_weight_in_a_checkpoint_compresses_as_its_model_woul
     deepcomp.quantize(dense, bits=4)
     for name, tensor in dense.state_dict().items():
         assert torch.equal(loaded.state_dict()[name], tensor), name
+
+
+def test_max_bytes_picks_each_layer_s_bits_for_the_file_size(tmp_path):
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 512), nn.Linear(512, 10))
+    state = model.state_dict()
+    fp32 = 4 * sum(t.numel() for t in state.values())
+    chosen = []
+    for rate in (6, 8, 10):
+        out, _, report = deepcomp.compress_state(state, max_bytes=fp32 / rate)
+        size = deepcomp.save(out, tmp_path / "budget.dcz").file_bytes
+        assert 0.9 * fp32 / rate < size <= fp32 / rate, rate  # the widths are chosen to fill the budget
+        chosen.append({row.name: row.bits for row in report.layers})
+        # The same tensors as quantizing with those widths.
+        again, _, _ = deepcomp.compress_state(state, bits=chosen[-1])
+        assert all(torch.equal(again[name], tensor) for name, tensor in out.items())
+    assert chosen[0] != chosen[-1] and all(chosen[0][layer] >= chosen[-1][layer] for layer in chosen[0])
+    # The CLI's --max-bytes is the same call.
+    torch.save(state, tmp_path / "model.pt")
+    done = _cli("compress", tmp_path / "model.pt", "-o", tmp_path / "cli.dcz", "--max-bytes", int(fp32 / 8))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "cli.dcz").stat().st_size <= fp32 / 8
+    with pytest.raises(ValueError, match="pass bits= or max_bytes=, not both"):
+        deepcomp.compress_state(state, bits=4, max_bytes=fp32 / 8)
+    with pytest.raises(ValueError, match="no measured widths fit 1000 bytes; the smallest file they make is"):
+        deepcomp.compress_state(state, max_bytes=1000)
+    done = _cli("compress", tmp_path / "model.pt", "-o", tmp_path / "x.dcz", "--bits", 4, "--max-bytes", 9000)
+    assert done.returncode != 0 and "pass one of --bits, --layer-bits or --max-bytes" in done.stderr

@@ -47,7 +47,9 @@ def test_post_training_example_measures_every_option(tmp_path, network):
     assert rows["quantize 8 bits, k-means"]["cosine"] > 0.99
     assert "prune 50% by activation (calibrated)" in rows and "... then 1 epoch(s) of fine-tuning" in rows
     assert "quantize 4 bits, exact k-means, a codebook per 4 channels" in rows
-    for groups in ("", ", a codebook per 16 channels"):  # the widths bits_for_budget chose fit the budget
-        mixed = rows[f"mixed 2 to 5 bits by sensitivity (exact k-means){groups}, a file of at most fp32 / 8"]
+    for option in ("2 to 5 bits by sensitivity (exact k-means)",  # the widths bits_for_budget chose fit the budget
+                   "2 to 5 bits by sensitivity (exact k-means), a codebook per 16 channels",
+                   "2 to 8 bits by weight error alone, no data (exact k-means)"):
+        mixed = rows[f"mixed {option}, a file of at most fp32 / 8"]
         assert summary["fp32_bytes"] / 8 >= mixed["file_bytes"] > summary["fp32_bytes"] / 12
     assert "| option | file bytes |" in (tmp_path / "summary.md").read_text()
