@@ -1,6 +1,6 @@
 // SensitivityReport::bits_for_budget: a width per layer for a file-size budget, from the bits sweep's
-// points (each layer's metric and weight bytes at each width). A multiple-choice knapsack, answered
-// greedily: narrow where it costs least per byte until the file fits, then widen where it still fits.
+// points (each layer's metric and weight bytes at each width): the multiple-choice knapsack of the
+// least summed metric drop within the budget, solved by dynamic programming over the bytes.
 #include <deepcomp/sensitivity.h>
 
 #include <algorithm>
@@ -17,6 +17,9 @@ namespace deepcomp {
 namespace {
 
 constexpr const char* kCaller = "bits_for_budget";
+// The dynamic programme counts bytes in units of 1 / kBudgetSteps of the widest file's layers (1 byte
+// for small models): time and memory grow with layers × kBudgetSteps.
+constexpr int64_t kBudgetSteps = 20000;
 
 // A width a layer can take: its bits, the metric it lost alone at that width, its weight's bytes and codebooks.
 struct Width {
@@ -31,6 +34,14 @@ struct LayerWidths {
   size_t chosen = 0;          // an index into widths
   const Width& now() const { return widths[chosen]; }
 };
+
+bool fewer_bytes(const Width& a, const Width& b) { return a.bytes < b.bytes; }
+
+// The index of a layer's width of the fewest bytes.
+size_t smallest_width(const LayerWidths& layer) {
+  return static_cast<size_t>(std::min_element(layer.widths.begin(), layer.widths.end(), fewer_bytes) -
+                             layer.widths.begin());
+}
 
 // The layers of the bits sweep (measured order) with their measured widths, NaN metrics left out.
 std::vector<LayerWidths> widths_of(const SensitivityReport& report, bool higher_is_better) {
@@ -103,18 +114,60 @@ int64_t rest_of_file(const NamedTensors& state, std::vector<LayerWidths>& layers
   return static_cast<int64_t>(encoded.bytes.size()) + (points_grouped && !rest_grouped ? rest_codebooks : 0);
 }
 
-// The change of one layer to another of its widths that `score` rates lowest (nullopt: not allowed),
-// as (layer, width); score(now, to, to is wider). nullopt when no change is allowed.
-template <typename Score>
-std::optional<std::pair<size_t, size_t>> best_change(const std::vector<LayerWidths>& layers, const Score& score) {
-  std::optional<std::pair<size_t, size_t>> best;
-  double best_score = 0;
+// Per layer, the width (an index) of the least summed drop whose bytes fit `room`: a multiple-choice
+// knapsack by dynamic programming, each width's bytes rounded up to whole units so that the answer
+// fits; nullopt when the rounding leaves none.
+std::optional<std::vector<size_t>> least_drop_within(const std::vector<LayerWidths>& layers, int64_t room) {
+  int64_t widest = 0;
+  for (const auto& layer : layers) {
+    widest += std::max_element(layer.widths.begin(), layer.widths.end(), fewer_bytes)->bytes;
+  }
+  const int64_t unit = std::max<int64_t>(1, (widest + kBudgetSteps - 1) / kBudgetSteps);
+  const int64_t capacity = std::min(room, widest) / unit;
+  const auto cost = [unit](const Width& w) { return (w.bytes + unit - 1) / unit; };
+  constexpr double kNone = std::numeric_limits<double>::infinity();
+  std::vector<double> least(capacity + 1, 0.0);  // least[c]: the least drop of the layers so far within c units
+  std::vector<std::vector<uint16_t>> choice(layers.size(), std::vector<uint16_t>(capacity + 1));
   for (size_t l = 0; l < layers.size(); ++l) {
+    std::vector<double> next(capacity + 1, kNone);
     for (size_t w = 0; w < layers[l].widths.size(); ++w) {
-      const auto value = score(layers[l].now(), layers[l].widths[w], w < layers[l].chosen);
-      if (value && (!best || *value < best_score)) {
+      const auto& width = layers[l].widths[w];
+      for (int64_t c = cost(width); c <= capacity; ++c) {
+        const double drop = least[c - cost(width)] + width.drop;
+        if (drop < next[c]) {
+          next[c] = drop;
+          choice[l][c] = static_cast<uint16_t>(w);
+        }
+      }
+    }
+    least.swap(next);
+  }
+  if (!(least[capacity] < kNone)) return std::nullopt;
+  std::vector<size_t> chosen(layers.size());
+  for (int64_t l = static_cast<int64_t>(layers.size()) - 1, c = capacity; l >= 0; --l) {
+    chosen[l] = choice[l][c];
+    c -= cost(layers[l].widths[chosen[l]]);
+  }
+  return chosen;
+}
+
+// The change of one layer to a wider width that still fits max_bytes and regains the most metric per
+// byte added, as (layer, width); nullopt when none does.
+std::optional<std::pair<size_t, size_t>> best_widening(const std::vector<LayerWidths>& layers, int64_t file_bytes,
+                                                       int64_t max_bytes) {
+  std::optional<std::pair<size_t, size_t>> best;
+  double best_gain = 0;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const auto& now = layers[l].now();
+    for (size_t w = 0; w < layers[l].chosen; ++w) {
+      const auto& to = layers[l].widths[w];
+      const int64_t extra = to.bytes - now.bytes;
+      const double regained = now.drop - to.drop;
+      if (regained <= 0 || file_bytes + extra > max_bytes) continue;
+      const double gain = extra <= 0 ? std::numeric_limits<double>::infinity() : regained / static_cast<double>(extra);
+      if (!best || gain > best_gain) {
         best = {l, w};
-        best_score = *value;
+        best_gain = gain;
       }
     }
   }
@@ -127,35 +180,25 @@ BitBudget SensitivityReport::bits_for_budget(const NamedTensors& state, int64_t 
                                              bool higher_is_better) const {
   DEEPCOMP_CHECK_VALUE(max_bytes > 0, kCaller, ": max_bytes must be > 0, got ", max_bytes);
   auto layers = widths_of(*this, higher_is_better);
-  int64_t file_bytes = rest_of_file(state, layers), smallest = file_bytes;
-  for (const auto& layer : layers) {
-    file_bytes += layer.now().bytes;
-    smallest += std::min_element(layer.widths.begin(), layer.widths.end(), [](const Width& a, const Width& b) {
-                  return a.bytes < b.bytes;
-                })->bytes;
-  }
+  const int64_t rest = rest_of_file(state, layers);
+  int64_t smallest = rest;
+  for (const auto& layer : layers) smallest += layer.widths[smallest_width(layer)].bytes;
   DEEPCOMP_CHECK_VALUE(smallest <= max_bytes, kCaller, ": no measured widths fit ", max_bytes,
                        " bytes; the smallest file they make is ", smallest, " bytes");
-  const auto change = [&](const std::pair<size_t, size_t>& to) {
-    auto& layer = layers[to.first];
-    file_bytes += layer.widths[to.second].bytes - layer.now().bytes;
-    layer.chosen = to.second;
-  };
-  // Narrow, the least metric lost per byte saved first, until the file fits (it can: the smallest does).
-  const auto narrowing = [](const Width& now, const Width& to, bool wider) -> std::optional<double> {
-    if (wider || to.bytes >= now.bytes) return std::nullopt;
-    return (to.drop - now.drop) / static_cast<double>(now.bytes - to.bytes);
-  };
-  while (file_bytes > max_bytes) change(*best_change(layers, narrowing));
-  // The last narrowing may have saved more than was needed: widen where it still fits, the most metric
+  const auto chosen = least_drop_within(layers, max_bytes - rest);
+  int64_t file_bytes = rest;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    auto& layer = layers[l];
+    layer.chosen = chosen ? (*chosen)[l] : smallest_width(layer);
+    file_bytes += layer.now().bytes;
+  }
+  // The rounding to whole units may have left bytes: widen where they still fit, the most metric
   // regained per byte first. Each step lowers the summed drop, so this ends.
-  const auto widening = [&](const Width& now, const Width& to, bool wider) -> std::optional<double> {
-    const int64_t extra = to.bytes - now.bytes;
-    const double regained = now.drop - to.drop;
-    if (!wider || regained <= 0 || file_bytes + extra > max_bytes) return std::nullopt;
-    return extra <= 0 ? -std::numeric_limits<double>::infinity() : -regained / static_cast<double>(extra);
-  };
-  while (const auto to = best_change(layers, widening)) change(*to);
+  while (const auto to = best_widening(layers, file_bytes, max_bytes)) {
+    auto& layer = layers[to->first];
+    file_bytes += layer.widths[to->second].bytes - layer.now().bytes;
+    layer.chosen = to->second;
+  }
   BitBudget budget;
   budget.file_bytes = file_bytes;
   double lost = 0;

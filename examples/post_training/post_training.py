@@ -69,7 +69,7 @@ def file_bytes(model):
 def widths_for_budget(model, budget_bytes, validation, options, bits=(5, 4, 3, 2)):
     """{layer: bits} for a file of at most budget_bytes: deepcomp.sensitivity measures the validation cosine
     with each layer alone at each width (clustered by deepcomp.quantize's `options`, as it will be), and
-    report.bits_for_budget narrows, from the widest, the layers that lose the least cosine per byte saved."""
+    report.bits_for_budget picks the widths of the least summed cosine lost within the budget."""
     with torch.no_grad():
         reference = model.pooled(validation)
 
@@ -83,7 +83,7 @@ def widths_for_budget(model, budget_bytes, validation, options, bits=(5, 4, 3, 2
 
 def widths_without_data(model, budget_bytes, options):
     """{layer: bits} for a file of at most budget_bytes from the weights alone (deepcomp.compress_state's
-    max_bytes: the least relative squared weight error per byte saved), for comparison."""
+    max_bytes: the least summed relative squared weight error), for comparison."""
     _, _, report = deepcomp.compress_state(model.state_dict(), max_bytes=budget_bytes, **options)
     return {row.name: row.bits for row in report.layers}
 

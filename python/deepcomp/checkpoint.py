@@ -41,8 +41,8 @@ def compress_state(state: Mapping, *, sparsity=None, sensitivity=None, bits=None
 
     max_bytes (instead of bits): each layer gets one of `widths` so that deepcomp.save writes a file of at
     most max_bytes, without data: each layer's cost at a width is its relative squared weight error
-    ‖W − Ŵ‖² / ‖W‖² (clustered as it will be), and SensitivityReport.bits_for_budget narrows, from the
-    widest, the layers that add the least error per file byte saved. With calibration data, measure the
+    ‖W − Ŵ‖² / ‖W‖² (clustered as it will be), and SensitivityReport.bits_for_budget picks the widths of
+    the least summed error within the budget. With calibration data, measure the
     model's own output instead (deepcomp.sensitivity, docs/post_training.md).
 
     Raises what deepcomp.prune / quantize raise, ValueError for both bits= and max_bytes= or a budget

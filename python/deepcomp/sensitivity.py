@@ -42,8 +42,8 @@ class SensitivityReport(_C.SensitivityReport):
     def bits_for_budget(self, model: Union[torch.nn.Module, Mapping], max_bytes: float,
                         higher_is_better: bool = True) -> "_C.BitBudget":
         """Per-layer widths (from those the bits sweep measured) for a .dcz file of at most max_bytes
-        that lose the least metric: every layer starts at its widest width, then, while the file is too
-        large, the one narrowing of one layer that costs the least metric per byte saved is made.
+        that lose the least metric in all, each layer's drop as measured alone (a multiple-choice
+        knapsack, solved by dynamic programming over the file's bytes; deepcomp/sensitivity.h).
 
         model: the model the report measured (or its state dict), as it is before deepcomp.quantize.
         Returns a BitBudget: .bits ({layer: bits}, for deepcomp.quantize(bits=...) with the keywords the

@@ -62,7 +62,7 @@ TEST_CASE("bits_for_budget picks widths whose file is the size it estimates, wit
   CHECK(file_size(saved.path) == narrowest.file_bytes);
 }
 
-TEST_CASE("bits_for_budget narrows the layer that loses least per byte saved", "[sensitivity][budget]") {
+TEST_CASE("bits_for_budget picks the widths that lose the least in all within the budget", "[sensitivity][budget]") {
   torch::manual_seed(12);
   const deepcomp::NamedTensors state{{"a.weight", torch::randn({16, 16})}, {"b.weight", torch::randn({16, 16})},
                                      {"b.bias", torch::randn({16})}};
@@ -75,35 +75,37 @@ TEST_CASE("bits_for_budget narrows the layer that loses least per byte saved", "
   report.points = {{"a", "quantize", 4, 1.0, 400},  {"a", "quantize", 3, 0.9, 300}, {"a", "quantize", 2, 0.5, 200},
                    {"b", "quantize", 4, 0.99, 400}, {"b", "quantize", 3, 0.98, 350}, {"b", "quantize", 2, 0.95, 100}};
   const auto at = [&](int64_t budget) { return report.bits_for_budget(state, rest_bytes + budget); };
-  // From 800 bytes: b's 2 bits saves 300 bytes for 0.04 (b's 3 bits: 50 for 0.01 costs more per byte).
+  // Within 700 bytes: b at 2 bits loses 0.04 more than at 4 (a at 3 bits would lose 0.1).
   const auto one = at(700);
   CHECK(one.bits == std::map<std::string, int64_t>{{"a", 4}, {"b", 2}});
   CHECK(one.file_bytes == rest_bytes + 500);
   CHECK(one.metric == Approx(1.0 - 0.05));
-  // Below 500 bytes a must narrow too: 3 bits (0.1 per 100 bytes) before 2 bits (0.5 per 200).
+  // Within 450 bytes a must narrow too: 3 bits (0.1) rather than 2 (0.5).
   const auto two = at(450);
   CHECK(two.bits == std::map<std::string, int64_t>{{"a", 3}, {"b", 2}});
   CHECK(at(800).bits == std::map<std::string, int64_t>{{"a", 4}, {"b", 4}});
   CHECK(at(300).bits == std::map<std::string, int64_t>{{"a", 2}, {"b", 2}});
-  // Lower is better (a loss): every narrowing lowers it, a's 2 bits most per byte.
+  // Lower is better (a loss): here every narrowing lowers it, so both go to 2 bits.
   const auto loss = report.bits_for_budget(state, rest_bytes + 700, /*higher_is_better=*/false);
-  CHECK(loss.bits == std::map<std::string, int64_t>{{"a", 2}, {"b", 4}});
-  CHECK(loss.metric == Approx(1.0 - 0.5 - 0.01));
+  CHECK(loss.bits == std::map<std::string, int64_t>{{"a", 2}, {"b", 2}});
+  CHECK(loss.metric == Approx(1.0 - 0.5 - 0.05));
 }
 
-TEST_CASE("bits_for_budget widens again what the last narrowing left room for", "[sensitivity][budget]") {
+TEST_CASE("bits_for_budget finds the best widths where narrowing by cost per byte would not",
+          "[sensitivity][budget]") {
   const deepcomp::NamedTensors state{{"a.weight", torch::ones({4, 4})}, {"b.weight", torch::ones({4, 4})}};
   deepcomp::SensitivityReport report;
   report.baseline = 1.0;
-  report.points = {{"a", "quantize", 4, 1.0, 400}, {"a", "quantize", 3, 0.99, 300},
-                   {"b", "quantize", 4, 1.0, 400}, {"b", "quantize", 2, 0.96, 100}};
+  report.points = {{"a", "quantize", 4, 1.0, 400}, {"a", "quantize", 2, 0.97, 100},
+                   {"b", "quantize", 4, 1.0, 400}, {"b", "quantize", 3, 0.98, 300}};
   const int64_t rest_bytes = report.bits_for_budget(state, 1 << 20).file_bytes - 800;
-  // To fit 500 bytes: a to 3 bits first (0.01 per 100 bytes), then b to 2 (0.04 per 300) leaves 400 bytes,
-  // where a fits at 4 bits again.
-  const auto budget = report.bits_for_budget(state, rest_bytes + 500);
-  CHECK(budget.bits == std::map<std::string, int64_t>{{"a", 4}, {"b", 2}});
-  CHECK(budget.file_bytes == rest_bytes + 500);
-  CHECK(report.bits_for_budget(state, rest_bytes + 499).bits == std::map<std::string, int64_t>{{"a", 3}, {"b", 2}});
+  // Within 700 bytes: a at 2 bits loses the least per byte saved (0.03 for 300), but b at 3 bits loses
+  // less in all (0.02 for 100) and fits.
+  const auto budget = report.bits_for_budget(state, rest_bytes + 700);
+  CHECK(budget.bits == std::map<std::string, int64_t>{{"a", 4}, {"b", 3}});
+  CHECK(budget.file_bytes == rest_bytes + 700);
+  CHECK(budget.metric == Approx(0.98));
+  CHECK(report.bits_for_budget(state, rest_bytes + 699).bits == std::map<std::string, int64_t>{{"a", 2}, {"b", 4}});
 }
 
 TEST_CASE("bits_for_budget refuses what it cannot answer", "[sensitivity][budget][errors]") {
