@@ -56,7 +56,8 @@ bool compressed_linear_codebook_grad_into_cuda(at::Tensor& out, const at::Tensor
   const c10::cuda::CUDAGuard guard(input.device());
   const auto grad_t = grad.t().contiguous(), x_t = input.t().contiguous();  // (features, batch)
   auto malformed = at::zeros({1}, input.options().dtype(at::kInt));
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(), "compressed_linear_codebook_grad", [&] {
+  const auto dtype = input.scalar_type();
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "compressed_linear_codebook_grad", [&] {
     using acc_t = at::opmath_type<scalar_t>;
     auto products = at::zeros({num_entries}, input.options().dtype(c10::CppTypeToScalarType<acc_t>::value));
     auto clusters = at::zeros({num_entries}, input.options().dtype(at::kByte));

@@ -141,13 +141,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_linear_backward_cuda(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
     const at::Tensor& codebook, std::array<bool, 3> output_mask) {
   check_shared_linear(input, indices, mask, codebook);
-  const bool same = grad_output.scalar_type() == codebook.scalar_type() && input.scalar_type() == codebook.scalar_type() &&
-                    grad_output.device() == indices.device() && input.device() == indices.device();
+  // sparse_rows checks grad_output's dtype against the codebook's; the packed path needs input's too.
+  const bool same = input.scalar_type() == codebook.scalar_type() && grad_output.device() == indices.device() &&
+                    input.device() == indices.device();
   if (same) {
     if (const auto rows = sparse_rows(grad_output, indices, mask, codebook)) {
-      const auto x = input.reshape({-1, indices.size(1)}).contiguous();
-      const auto grad = grad_output.reshape({-1, indices.size(0)}).contiguous();
-      return packed_shared_linear_backward(grad, x, input, indices, mask, codebook, *rows, output_mask);
+      return packed_shared_linear_backward(grad_output, input, indices, mask, codebook, *rows, output_mask);
     }
   }
   return shared_linear_backward_decoded(grad_output, input, indices, mask, codebook, output_mask);

@@ -30,7 +30,8 @@ std::shared_ptr<const PackedRows> sparse_rows(const at::Tensor& input, const at:
   const int64_t batch = input.numel() / std::max<int64_t>(1, input.size(-1));
   const bool device_wins = mask.is_cpu() || (mask.is_cuda() && batch <= kCudaSparseMaxBatch);
   if (!device_wins || codebook.dim() != 1 || input.scalar_type() != codebook.scalar_type() ||
-      std::max(indices.size(0), indices.size(1)) >= kCompressedMaxInFeatures || kept_fraction(mask) >= kSparseDensity) {
+      std::max(indices.size(0), indices.size(1)) >= kCompressedMaxInFeatures ||
+      kept_fraction(mask) >= kSparseDensity) {
     return nullptr;
   }
   auto rows = packed_rows(indices, mask, packing);
@@ -40,8 +41,10 @@ std::shared_ptr<const PackedRows> sparse_rows(const at::Tensor& input, const at:
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> packed_shared_linear_backward(
-    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& input, const at::Tensor& indices,
-    const at::Tensor& mask, const at::Tensor& codebook, const PackedRows& rows, std::array<bool, 3> output_mask) {
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
+    const at::Tensor& codebook, const PackedRows& rows, std::array<bool, 3> output_mask) {
+  const auto grad = grad_output.reshape({-1, indices.size(0)}).contiguous();
+  const auto x = input.reshape({-1, indices.size(1)}).contiguous();
   at::Tensor grad_input;
   if (output_mask[0]) {  // grad · W = grad · (Wᵀ)ᵀ: the forward's kernel over Wᵀ's packed rows
     const auto transposed = packed_rows(indices, mask, Packing::kTransposed);

@@ -45,10 +45,9 @@ std::shared_ptr<const PackedRows> sparse_rows(const at::Tensor& input, const at:
                                               Packing packing = Packing::kRows);
 
 // shared_linear_backward over the packed rows (sparse_rows(grad_output, ...)): (grad_input,
-// grad_codebook, grad_bias), those not asked for undefined. grad (batch, out_features) and x (batch,
-// in_features) are the contiguous 2-D views of grad_output and input.
+// grad_codebook, grad_bias), those not asked for undefined.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> packed_shared_linear_backward(
-    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& input, const at::Tensor& indices,
-    const at::Tensor& mask, const at::Tensor& codebook, const PackedRows& rows, std::array<bool, 3> output_mask);
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
+    const at::Tensor& codebook, const PackedRows& rows, std::array<bool, 3> output_mask);
 
 }  // namespace deepcomp::ops

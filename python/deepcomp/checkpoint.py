@@ -9,6 +9,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 
 from . import _C, ops
+from .quantize import clustering_options
 from .sensitivity import SensitivityReport
 
 _KIND_OF_RANK = {2: "Linear", 3: "Conv1d", 4: "Conv2d", 5: "Conv3d"}
@@ -68,7 +69,7 @@ def compress_state(state: Mapping, *, sparsity=None, sensitivity=None, bits=None
         entries, prefixes = _entries(out)
     if quantize:
         caller = "deepcomp compress"
-        clustering = _C.clustering(init, method, 0, {}, None, group_size, caller)
+        clustering = clustering_options(caller, init=init, method=method, group_size=group_size)
         if max_bytes is not None:
             if bits is not None:
                 raise ValueError("compress_state: pass bits= or max_bytes=, not both")

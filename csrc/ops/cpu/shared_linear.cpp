@@ -15,7 +15,6 @@
 #include "ops/checks.h"
 #include "ops/codebook_layout.h"
 #include "ops/cpu/codebook_rows.h"
-#include "ops/compressed_linear_entry.h"
 #include "ops/packed_rows.h"
 
 namespace deepcomp::ops {
@@ -95,14 +94,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shared_linear_backward_cpu(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& indices, const at::Tensor& mask,
     const at::Tensor& codebook, std::array<bool, 3> output_mask) {
   check_shared_linear(input, indices, mask, codebook);
+  const auto index = indices.contiguous(), keep = mask.contiguous();
+  if (const auto rows = sparse_rows(grad_output, index, keep, codebook)) {
+    return packed_shared_linear_backward(grad_output, input, index, keep, codebook, *rows, output_mask);
+  }
   const int64_t out_features = indices.size(0), in_features = indices.size(1);
   // Contiguous operands keep every block's GEMM on BLAS (a loss.sum() gradient has stride 0).
   const auto x = input.reshape({-1, in_features}).contiguous();
   const auto grad = grad_output.reshape({-1, out_features}).contiguous();
-  const auto index = indices.contiguous(), keep = mask.contiguous();
-  if (const auto rows = sparse_rows(grad_output, index, keep, codebook)) {
-    return packed_shared_linear_backward(grad, x, input, index, keep, codebook, *rows, output_mask);
-  }
   const Blocks blocks(out_features, in_features, x.size(0));
   const int64_t slots = blocks.slots();
   const auto centroids = codebook.contiguous();
