@@ -12,10 +12,6 @@
 #include "ops/cpu/cpu_isa.h"
 #include "ops/mask_value.h"
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
 namespace deepcomp::ops {
 namespace {
 

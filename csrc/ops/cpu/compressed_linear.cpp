@@ -29,7 +29,8 @@ float row_dot(const uint32_t* entries, int64_t count, const float* x, const floa
   return compressed_row_kernels().dot(entries, count, x, table, k);
 }
 
-double row_dot(const uint32_t* entries, int64_t count, const double* x, const double* table, int64_t) {
+DEEPCOMP_SCALAR_LOADS double row_dot(const uint32_t* entries, int64_t count, const double* x, const double* table,
+                                      int64_t) {
   return row_dot_portable(entries, count, x, table);
 }
 

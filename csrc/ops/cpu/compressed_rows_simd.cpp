@@ -6,13 +6,6 @@
 
 #include "ops/cpu/cpu_isa.h"
 
-#if defined(__x86_64__)
-// GCC 12 warns inside its own AVX-512 headers (their _mm512_undefined_* placeholders).
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#endif
-
 namespace deepcomp::ops {
 namespace {
 
@@ -43,7 +36,8 @@ struct Portable {
   }
 };
 
-float row_dot_any(const uint32_t* entries, int64_t count, const float* x, const float* table, int64_t) {
+DEEPCOMP_SCALAR_LOADS float row_dot_any(const uint32_t* entries, int64_t count, const float* x, const float* table,
+                                        int64_t) {
   return row_dot_portable(entries, count, x, table);
 }
 
@@ -109,24 +103,13 @@ struct Avx512 {
   }
 };
 
-__attribute__((target("avx2,fma"))) float row_dot_avx2(const uint32_t* entries, int64_t count, const float* x,
-                                                        const float* table, int64_t) {
-  const __m256i low_byte = _mm256_set1_epi32(0xff);
-  __m256 sum0 = _mm256_setzero_ps(), sum1 = _mm256_setzero_ps();
-  int64_t j = 0;
-  for (; j + 16 <= count; j += 16) {
-    const __m256i e0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(entries + j));
-    const __m256i e1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(entries + j + 8));
-    const __m256 w0 = _mm256_i32gather_ps(table, _mm256_and_si256(e0, low_byte), 4);
-    const __m256 w1 = _mm256_i32gather_ps(table, _mm256_and_si256(e1, low_byte), 4);
-    sum0 = _mm256_fmadd_ps(w0, _mm256_i32gather_ps(x, _mm256_srli_epi32(e0, 8), 4), sum0);
-    sum1 = _mm256_fmadd_ps(w1, _mm256_i32gather_ps(x, _mm256_srli_epi32(e1, 8), 4), sum1);
-  }
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, _mm256_add_ps(sum0, sum1));
-  float total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-  for (; j < count; ++j) total += table[entries[j] & 0xffu] * x[entries[j] >> 8];
-  return total;
+// Batch 1 without gathers: on AMD Zen 3, AVX2's gathers (two per 8 entries: inputs and centroids)
+// ran 1.4-2x slower than one load each per entry (benchmarks/README.md), so the AVX2 variant is
+// the portable loop, with fused multiply-adds.
+__attribute__((target("avx2,fma"))) DEEPCOMP_SCALAR_LOADS float row_dot_avx2(const uint32_t* entries, int64_t count,
+                                                                              const float* x, const float* table,
+                                                                              int64_t) {
+  return row_dot_portable(entries, count, x, table);
 }
 
 // Up to 32 centroids live in two registers (low, high), looked up by one permute; more are gathered.

@@ -5,6 +5,7 @@
 // writes a 4-byte gradient. A layer pruned below kSparseDensity is computed from its kept weights
 // only instead (packed_rows.h). (Other devices: composite/shared_linear.cpp.)
 #include <ATen/Parallel.h>
+#include <ATen/ThreadLocalState.h>
 #include <torch/library.h>
 
 #include <deepcomp/ops.h>
@@ -37,10 +38,13 @@ struct Blocks {
   // Partial sums that the blocks add into: one per thread, or one when the blocks run in turn.
   int64_t slots() const { return parallel ? at::get_num_threads() : 1; }
 
-  // Calls body(first_row, rows, slot) for each block.
+  // Calls body(first_row, rows, slot) for each block. The blocks call ATen ops, so each thread runs
+  // them with the caller's thread-local state (below autograd, as a kernel is called).
   template <typename Body>
   void for_each(int64_t out_features, const Body& body) const {
+    const at::ThreadLocalState caller;
     const auto run = [&](int64_t first, int64_t last) {
+      const at::ThreadLocalStateGuard state(caller);
       for (int64_t block = first; block < last; ++block) {
         const int64_t row = block * rows_per_block;
         body(row, std::min(rows_per_block, out_features - row), parallel ? at::get_thread_num() : 0);
