@@ -1,6 +1,7 @@
 // The C++ API of deepcomp's ops: typed calls through the dispatcher (see include/deepcomp/ops.h).
 #include <deepcomp/ops.h>
 
+#include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 
 namespace deepcomp::ops {
@@ -148,6 +149,14 @@ at::Tensor compressed_linear_codebook_grad(const at::Tensor& grad_output, const 
 
 bool built_with_cuda() {
 #ifdef DEEPCOMP_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool cpu_kernels_parallel() {
+#ifdef INTRA_OP_PARALLEL
   return true;
 #else
   return false;

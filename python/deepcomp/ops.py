@@ -124,6 +124,14 @@ def compressed_linear_codebook_grad(grad_output: torch.Tensor, input: torch.Tens
     return _ops.compressed_linear_codebook_grad.default(grad_output, input, row_ptr, entries, num_codes)
 
 
+def cpu_kernels_parallel() -> bool:
+    """True when deepcomp's CPU kernels split their work over torch's intra-op threads
+    (torch.set_num_threads); False only in a build of deepcomp that lacked OpenMP where torch uses it."""
+    from . import _C
+
+    return _C.cpu_kernels_parallel()
+
+
 def compressed_linear_cpu_isa() -> str:
     """The SIMD variant of compressed_linear's CPU kernel chosen on this machine, as ATen chooses its own
     (the environment variable ATEN_CPU_CAPABILITY overrides it): "avx512", "avx2" or "portable"."""

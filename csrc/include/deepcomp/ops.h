@@ -130,6 +130,10 @@ at::Tensor compressed_linear_codebook_grad(const at::Tensor& grad_output, const 
 // True when this libdeepcomp was built with its CUDA kernels.
 bool built_with_cuda();
 
+// True when deepcomp's CPU kernels split their work over ATen's intra-op threads (at::parallel_for is
+// inline: with a torch built on OpenMP it runs on one thread in code compiled without OpenMP).
+bool cpu_kernels_parallel();
+
 // The SIMD variant of the CPU compressed_linear kernel chosen on this machine, as ATen chooses its
 // own (ATEN_CPU_CAPABILITY overrides it): "avx512", "avx2" or "portable".
 std::string compressed_linear_cpu_isa();
