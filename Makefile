@@ -34,7 +34,7 @@ test-package:
 	$(PYTHON) tests/cmake/test_doc_cpp_blocks.py
 
 test-python:
-	$(PYTHON) -m pytest -q -n auto tests/python
+	$(PYTHON) -m pytest -q -n auto --durations=15 tests/python
 
 # A build without CUDA kernels (DEEPCOMP_FORCE_CPU) must build and pass the C++ CPU tests too.
 test-cpu-only: setup

@@ -20,7 +20,8 @@ def restore_threads():
 def kernel_results():
     """Every threaded CPU kernel on one random layer: rows and elements split over the threads."""
     generator = torch.Generator().manual_seed(0)
-    out_features, in_features, batch = 384, 1024, 24
+    # Enough rows that batch 1 splits too (compressed_linear's grain is about 2^15 multiply-adds).
+    out_features, in_features, batch = 1152, 1024, 24
     indices = torch.randint(0, 32, (out_features, in_features), dtype=torch.uint8, generator=generator)
     mask = torch.rand(out_features, in_features, generator=generator) < 0.6  # dense path of shared_linear
     sparse = mask & (torch.rand(out_features, in_features, generator=generator) < 0.1)  # its packed path

@@ -38,23 +38,22 @@ struct Blocks {
   // Partial sums that the blocks add into: one per thread, or one when the blocks run in turn.
   int64_t slots() const { return parallel ? at::get_num_threads() : 1; }
 
-  // Calls body(first_row, rows, slot) for each block. The blocks call ATen ops, so each thread runs
+  // Calls body(first_row, rows, slot) for each block. The blocks call ATen ops, so the threads run
   // them with the caller's thread-local state (below autograd, as a kernel is called).
   template <typename Body>
   void for_each(int64_t out_features, const Body& body) const {
-    const at::ThreadLocalState caller;
     const auto run = [&](int64_t first, int64_t last) {
-      const at::ThreadLocalStateGuard state(caller);
       for (int64_t block = first; block < last; ++block) {
         const int64_t row = block * rows_per_block;
         body(row, std::min(rows_per_block, out_features - row), parallel ? at::get_thread_num() : 0);
       }
     };
-    if (parallel) {
-      at::parallel_for(0, count, 1, run);
-    } else {
-      run(0, count);
-    }
+    if (!parallel) return run(0, count);
+    const at::ThreadLocalState caller;
+    at::parallel_for(0, count, 1, [&](int64_t first, int64_t last) {
+      const at::ThreadLocalStateGuard state(caller);
+      run(first, last);
+    });
   }
 };
 
