@@ -34,11 +34,12 @@ test-package:
 	$(PYTHON) tests/cmake/test_doc_cpp_blocks.py
 
 test-python:
-	$(PYTHON) -m pytest -q -n auto --durations=15 tests/python
+	$(PYTHON) -m pytest -q -n auto --maxschedchunk 1 --durations=15 tests/python
 
-# A build without CUDA kernels (DEEPCOMP_FORCE_CPU) must build and pass the C++ CPU tests too.
+# A build without CUDA kernels (DEEPCOMP_FORCE_CPU) must build and pass the C++ CPU tests too (the
+# examples, the same in both builds, are built once, by setup).
 test-cpu-only: setup
-	cmake -S . -B build/cmake-cpu -DDEEPCOMP_FORCE_CPU=ON -DPython3_EXECUTABLE=$(CURDIR)/$(PYTHON)
+	cmake -S . -B build/cmake-cpu -DDEEPCOMP_FORCE_CPU=ON -DDEEPCOMP_BUILD_EXAMPLES=OFF -DPython3_EXECUTABLE=$(CURDIR)/$(PYTHON)
 	cmake --build build/cmake-cpu -j 2
 	ctest --test-dir build/cmake-cpu --output-on-failure -j 2
 

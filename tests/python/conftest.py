@@ -17,6 +17,13 @@ def device(request):
     return request.param
 
 
+def pytest_collection_modifyitems(items):
+    """The slow tests first. The Makefile hands the xdist workers one test at a time, so they take the
+    slow ones in turn and the short ones fill in after: no worker is left running a long test alone
+    at the end while the other idles."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

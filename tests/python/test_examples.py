@@ -10,6 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+pytestmark = pytest.mark.slow  # each runs a whole example in a subprocess
 
 
 @pytest.mark.skipif(not DATA.exists(), reason="needs Debian's dataset-fashion-mnist (scripts/setup.sh installs it)")

@@ -15,6 +15,7 @@ import torch
 torchvision = pytest.importorskip("torchvision")
 from PIL import Image  # noqa: E402  (torchvision's dependency)
 
+pytestmark = pytest.mark.slow  # each runs the example on real AlexNet / VGG-16 layers
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "imagenet" / "compress.py"
 CLASSES = 3

@@ -18,7 +18,7 @@ def _linear_init(values, k):
     return torch.linspace(float(values.min()), float(values.max()), k, dtype=torch.float64)
 
 
-@pytest.mark.parametrize("n,bits", [(500, 2), (3000, 5), (20000, 8)])
+@pytest.mark.parametrize("n,bits", [(500, 2), (3000, 5), pytest.param(20000, 8, marks=pytest.mark.slow)])
 def test_lloyd_is_never_worse_than_textbook_lloyd_from_the_same_start(n, bits):
     values = _weights(n, seed=n)
     codebook, indices = ops.kmeans_quantize(values, None, bits)
